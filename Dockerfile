@@ -1,0 +1,70 @@
+# Tidings images, one file, three targets:
+#   builder  locked runtime dependencies in /opt/venv (uv, with a cache mount)
+#   dev      builder + the dev dependency group; docker-compose.yml bind-mounts the code
+#   runtime  (default) the runtime venv and the code only, served by gunicorn
+#
+# Build args: UID/GID of the non-root user (the Makefile passes the host's, so files the
+# dev containers write into the bind mount stay the developer's), PYTHON_IMAGE, UV_IMAGE.
+# No "# syntax=" line: the builder built into the engine is enough and nothing is pulled.
+
+ARG PYTHON_IMAGE=python:3.13-slim-trixie
+ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
+
+FROM ${UV_IMAGE} AS uv
+
+FROM ${PYTHON_IMAGE} AS base
+LABEL org.opencontainers.image.title="Tidings" \
+      org.opencontainers.image.description="A small, self-hosted newsletter service" \
+      org.opencontainers.image.licenses="MIT"
+# PYTHONDONTWRITEBYTECODE: no __pycache__ in the bind mount (the venv is compiled at build).
+# PYTHONPATH: console scripts (alembic, huey_consumer) import the app from the workdir.
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONPATH=/app \
+    PYTHONUNBUFFERED=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+# The user comes before any dependency layer so that a UID change rebuilds little;
+# -o tolerates host GIDs that already exist in the image (macOS's 20 "staff" is "dialout").
+ARG UID=1000
+ARG GID=1000
+RUN groupadd --non-unique --gid "${GID}" app \
+    && useradd --non-unique --uid "${UID}" --gid "${GID}" --create-home --shell /bin/bash app
+WORKDIR /app
+
+FROM base AS builder
+COPY --from=uv /uv /usr/local/bin/uv
+ENV UV_PROJECT_ENVIRONMENT=/opt/venv \
+    UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never
+# Only the lock and the project metadata: this layer (the slow one) is rebuilt when the
+# dependencies change, not when the code does.
+COPY pyproject.toml uv.lock ./
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --locked --no-dev --no-install-project
+
+FROM builder AS dev
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --locked --no-install-project
+# Tool caches outside the bind mount: they never land in the checkout, and a host whose
+# files the container user cannot write (a root-owned clone in CI) still works.
+ENV MYPY_CACHE_DIR=/tmp/cache/mypy \
+    RUFF_CACHE_DIR=/tmp/cache/ruff \
+    COVERAGE_FILE=/tmp/cache/coverage \
+    PYTEST_ADDOPTS="-p no:cacheprovider"
+USER app
+EXPOSE 8000
+CMD ["flask", "--app", "app.wsgi", "run", "--host", "0.0.0.0", "--port", "8000", "--reload"]
+
+FROM base AS runtime
+COPY --from=builder /opt/venv /opt/venv
+# Owned by root and read-only to the app user: the running service cannot rewrite its code.
+COPY pyproject.toml ./
+COPY migrations ./migrations
+COPY app ./app
+RUN python -m compileall -q app migrations
+USER app
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["python", "-m", "app.probe", "web"]
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-", "app.wsgi:app"]

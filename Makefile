@@ -1,0 +1,95 @@
+# Tidings: the single entry point for day-to-day work. `make` (or `make help`) lists it all.
+# Each target is one line; anything longer lives in scripts/. Only Docker (with Compose v2)
+# and make are needed on the host.
+
+.DEFAULT_GOAL := help
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+MAKEFLAGS += --no-print-directory
+
+# The image's user takes the host's UID/GID, so files the containers write into the bind
+# mount stay yours. On a root host it is 1000: the services never run as root.
+HOST_UID := $(shell id -u)
+HOST_GID := $(shell id -g)
+APP_UID := $(if $(filter 0,$(HOST_UID)),1000,$(HOST_UID))
+APP_GID := $(if $(filter 0,$(HOST_UID)),1000,$(HOST_GID))
+# The Compose project is named after the checkout, so two clones can run side by side.
+COMPOSE_PROJECT_NAME ?= $(shell basename "$(CURDIR)" | tr '[:upper:]' '[:lower:]' | tr -cd 'a-z0-9_-')
+export APP_UID APP_GID COMPOSE_PROJECT_NAME
+
+COMPOSE := docker compose
+# No TTY (CI, pipes): tell Compose not to allocate one.
+TTY := $(shell [ -t 0 ] && [ -t 1 ] || echo -T)
+# A one-off container of the dev image with the code mounted, without starting services.
+RUN := $(COMPOSE) run --rm --no-deps $(TTY) web
+# The same, for commands that rewrite files in the checkout: they run as you (the image
+# user everywhere but on a root host), so the files keep their owner.
+RUN_AS_YOU := $(COMPOSE) run --rm --no-deps $(TTY) --user $(HOST_UID):$(HOST_GID) web
+
+##@ Stack
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} \
+		/^##@/ {printf "\n\033[1m%s\033[0m\n", substr($$0, 5)} \
+		/^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@printf '\nVariables: T="pytest args" for test, S=service for logs, M="message" for migration.\n'
+
+.env: | .env.example
+	@scripts/init-env
+
+.PHONY: setup
+setup: .env ## Create .env (random secrets) and build the images
+	$(COMPOSE) build
+
+.PHONY: up
+up: .env ## Start the whole stack, migrate, wait until healthy, print the URLs
+	@scripts/up
+
+.PHONY: down
+down: ## Stop the stack (volumes, and so your data, are kept)
+	$(COMPOSE) down --remove-orphans
+
+.PHONY: ps
+ps: ## Show the services and their health
+	$(COMPOSE) ps --all
+
+.PHONY: logs
+logs: ## Follow the logs (S=web for one service)
+	$(COMPOSE) logs --follow --tail 100 $(S)
+
+.PHONY: shell
+shell: ## Open a shell in the running web container
+	$(COMPOSE) exec $(TTY) web bash
+
+##@ Database
+
+.PHONY: migrate
+migrate: .env ## Apply pending database migrations
+	$(COMPOSE) run --rm $(TTY) web alembic upgrade head
+
+.PHONY: migration
+migration: .env ## Generate a migration from the models (M="add x")
+	$(COMPOSE) run --rm $(TTY) --user $(HOST_UID):$(HOST_GID) web alembic revision --autogenerate -m "$(M)"
+
+##@ Checks
+
+.PHONY: test
+test: .env ## Run the tests in an isolated throw-away stack (T="tests/test_x.py -k y")
+	@scripts/test $(T)
+
+.PHONY: lint
+lint: .env ## Lint and check formatting (ruff)
+	$(RUN) sh -c 'ruff check . && ruff format --check .'
+
+.PHONY: typecheck
+typecheck: .env ## Type-check (mypy, strict)
+	$(RUN) mypy
+
+.PHONY: fmt
+fmt: .env ## Format the code and apply safe lint fixes
+	$(RUN_AS_YOU) sh -c 'ruff format . && ruff check --fix .'
+
+.PHONY: lock
+lock: .env ## Update uv.lock after changing dependencies in pyproject.toml
+	$(RUN_AS_YOU) uv lock

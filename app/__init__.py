@@ -1,0 +1,39 @@
+"""Tidings: a small, self-hosted newsletter service."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from flask import Flask
+
+from app import cache, database, errors, health, home, jobs
+from app.settings import SettingsError, load_settings
+
+
+def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
+    """Build the app: settings from the environment (plus `overrides`), clients, features."""
+    app = Flask(__name__)
+    configure(app, {**os.environ, **(overrides or {})})
+    database.init_app(app)
+    cache.init_app(app)
+    jobs.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(home.bp)
+    errors.init_app(app)
+    return app
+
+
+def configure(app: Flask, env: Mapping[str, str]) -> None:
+    """Load and validate the settings into `app.config`; raises SettingsError."""
+    settings = load_settings(env)
+    app.config.from_mapping(settings.to_config())
+    app.logger.setLevel(settings.log_level)
+
+
+def create_app_or_exit() -> Flask:
+    """`create_app` for entry points: a configuration error ends the process with its message."""
+    try:
+        return create_app()
+    except SettingsError as exc:
+        raise SystemExit(f"tidings: {exc}") from None

@@ -1,0 +1,56 @@
+"""PostgreSQL through SQLAlchemy 2: one engine per app, one session per app context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+# Seconds to wait for PostgreSQL to accept a connection; readiness must answer quickly.
+CONNECT_TIMEOUT = 3
+
+
+class Base(DeclarativeBase):
+    """Base class of every model; its metadata is what Alembic compares against."""
+
+
+@dataclass(frozen=True)
+class Database:
+    """The app's engine and the factory of its sessions."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+def init_app(app: Flask) -> None:
+    """Create the engine from DATABASE_URL and close each context's session at its end."""
+    engine = create_engine(
+        app.config["DATABASE_URL"],
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT},
+    )
+    app.extensions["db"] = Database(engine, sessionmaker(engine, expire_on_commit=False))
+    app.teardown_appcontext(_close_session)
+
+
+def get_db() -> Database:
+    """The current app's Database."""
+    db: Database = current_app.extensions["db"]
+    return db
+
+
+def session() -> Session:
+    """The current app context's session, opened on first use."""
+    if "db_session" not in g:
+        g.db_session = get_db().sessions()
+    current: Session = g.db_session
+    return current
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    """Return the context's connection to the pool; uncommitted work is rolled back."""
+    current = g.pop("db_session", None)
+    if current is not None:
+        current.close()

@@ -1,0 +1,26 @@
+"""Error responses: JSON for the API and probes, a page for people; never a stack trace."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+# Paths whose callers are programs and expect JSON errors.
+JSON_PREFIXES = ("/api/", "/healthz", "/readyz")
+
+
+def init_app(app: Flask) -> None:
+    """Answer every HTTP error, including the 500 Flask makes of an unexpected exception.
+
+    Flask logs the traceback of an unexpected exception before it reaches this handler.
+    """
+    app.register_error_handler(HTTPException, http_error)
+
+
+def http_error(error: HTTPException) -> tuple[Response | str, int]:
+    """The error as JSON for programs, as a page for browsers."""
+    code = error.code or 500
+    message = error.description or error.name
+    if request.path.startswith(JSON_PREFIXES) or not request.accept_mimetypes.accept_html:
+        return jsonify(error=message), code
+    return render_template("error.html", code=code, name=error.name, message=message), code

@@ -1,0 +1,55 @@
+"""Background jobs: one Huey on the broker Redis, whose tasks run inside the Flask app context.
+
+Tasks are declared at import time, beside the feature they serve, with `@task()`; the broker
+is only bound by `init_app`, so importing a feature never reads configuration or connects.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, current_app
+from huey import RedisHuey
+from redis import ConnectionPool
+
+# Seconds. Reads must outlast the consumer's 1 s blocking pop; connecting must fail fast.
+CONNECT_TIMEOUT = 2.0
+READ_TIMEOUT = 5.0
+
+huey = RedisHuey("tidings", blocking=True)
+# The app whose context tasks run in: the one the worker (or a test) built last.
+_bound_app: dict[str, Flask] = {}
+
+
+def init_app(app: Flask) -> None:
+    """Point Huey at BROKER_URL and run its tasks in `app`'s context."""
+    pool = ConnectionPool.from_url(
+        app.config["BROKER_URL"],
+        socket_connect_timeout=CONNECT_TIMEOUT,
+        socket_timeout=READ_TIMEOUT,
+    )
+    huey.storage_kwargs = {"connection_pool": pool, "blocking": True}
+    huey.storage = huey.create_storage()
+    app.extensions["huey"] = huey
+    _bound_app["app"] = app
+
+
+def task(**options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """Declare a Huey task (same options as `huey.task`) that runs inside the app context."""
+
+    def decorator(func: Callable[..., Any]) -> Any:
+        @functools.wraps(func)
+        def in_app_context(*args: Any, **kwargs: Any) -> Any:
+            with _bound_app["app"].app_context():
+                return func(*args, **kwargs)
+
+        return huey.task(**options)(in_app_context)
+
+    return decorator
+
+
+def broker_ping() -> bool:
+    """Whether the broker Redis answers; raises when it cannot be reached."""
+    return bool(current_app.extensions["huey"].storage.conn.ping())

@@ -1,0 +1,1 @@
+"""Subscriptions: who receives Tidings, and whether they confirmed."""

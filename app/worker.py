@@ -1,0 +1,13 @@
+"""The Huey consumer's entry point: `huey_consumer app.worker.huey`.
+
+Building the app binds Huey to the configured broker; importing the modules that declare
+tasks registers them with the consumer.
+"""
+
+from app import create_app_or_exit
+from app import mail as _mail  # noqa: F401  # declares send_email_later
+from app.jobs import huey
+
+create_app_or_exit()
+
+__all__ = ["huey"]

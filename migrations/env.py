@@ -1,0 +1,44 @@
+"""Alembic environment: the database and metadata come from the Tidings app itself."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+
+from app import create_app_or_exit
+from app.database import Base
+from app.subscriptions import models as _subscriptions  # noqa: F401  # registers its tables
+
+target_metadata = Base.metadata
+
+
+def run_offline() -> None:
+    """Emit SQL for `alembic upgrade --sql` without connecting."""
+    url = create_app_or_exit().config["DATABASE_URL"]
+    context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_online(connection: Connection) -> None:
+    """Apply migrations on `connection`, in one transaction."""
+    context.configure(connection=connection, target_metadata=target_metadata)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def main() -> None:
+    """Use the caller's connection (tests pass one), else the app's engine."""
+    if context.is_offline_mode():
+        run_offline()
+        return
+    given: Connection | None = context.config.attributes.get("connection")
+    if given is not None:
+        run_online(given)
+        return
+    engine = create_app_or_exit().extensions["db"].engine
+    with engine.connect() as connection:
+        run_online(connection)
+
+
+main()

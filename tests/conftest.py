@@ -1,0 +1,113 @@
+"""Fixtures: the app from its factory against a separate test database and Redis databases.
+
+Every test runs inside an outer transaction that is rolled back at its end; the app's own
+commits land on a savepoint inside it (STYLE.md point 13), so no test sees another's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, create_engine, text
+
+from app import create_app
+from app.database import Database
+
+# Redis keeps the development stack's data in database 0; tests use their own.
+TEST_REDIS_DB = "15"
+# Fixed values, fake secrets: tests must not depend on anyone's .env.
+TEST_SETTINGS = {
+    "SECRET_KEY": "test-secret-key-" + "x" * 32,
+    "ADMIN_TOKEN": "test-admin-token-" + "y" * 32,
+    "MAIL_FROM": "Tidings Test <newsletter@tidings.test>",
+}
+
+
+def with_path(url: str, path: str) -> str:
+    """`url` with its path (database name or number) replaced."""
+    return urlunsplit(urlsplit(url)._replace(path="/" + path))
+
+
+def test_environment() -> dict[str, str]:
+    """Overrides that point the app at test-only databases, built from the configured ones."""
+    database = urlsplit(os.environ["DATABASE_URL"]).path.lstrip("/")
+    return {
+        **TEST_SETTINGS,
+        "APP_ENV": "test",
+        "DATABASE_URL": with_path(os.environ["DATABASE_URL"], f"{database}_test"),
+        "CACHE_URL": with_path(os.environ["CACHE_URL"], TEST_REDIS_DB),
+        "BROKER_URL": with_path(os.environ["BROKER_URL"], TEST_REDIS_DB),
+    }
+
+
+@pytest.fixture(scope="session")
+def test_env() -> dict[str, str]:
+    """The environment overrides every test app and worker is built with."""
+    return test_environment()
+
+
+@pytest.fixture(scope="session")
+def _test_database(test_env: dict[str, str]) -> Iterator[str]:
+    """Create the test database afresh and migrate it to head; drop it at the end."""
+    url = test_env["DATABASE_URL"]
+    name = urlsplit(url).path.lstrip("/")
+    admin = create_engine(os.environ["DATABASE_URL"], isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    migrate(create_engine(url), "head")
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def migrate(engine: Engine, revision: str) -> None:
+    """Run `alembic upgrade revision` on `engine`, through the project's own Alembic setup."""
+    config = Config(toml_file="pyproject.toml")
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    engine.dispose()
+
+
+@pytest.fixture
+def app(_test_database: str, test_env: dict[str, str]) -> Iterator[Flask]:
+    """An app whose every session joins one transaction, rolled back after the test."""
+    app = create_app(test_env)
+    db: Database = app.extensions["db"]
+    connection = db.engine.connect()
+    outer = connection.begin()
+    db.sessions.configure(bind=connection, join_transaction_mode="create_savepoint")
+    yield app
+    outer.rollback()
+    connection.close()
+    db.engine.dispose()
+    app.extensions["cache"].close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client for `app`."""
+    return app.test_client()
+
+
+@pytest.fixture
+def worker(test_env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Huey consumer process, as the worker container runs it, on the test broker."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "huey.bin.huey_consumer", "app.worker.huey", "--workers", "2"],
+        env={**os.environ, **test_env},
+    )
+    yield process
+    process.terminate()
+    process.wait(timeout=30)

@@ -1,0 +1,77 @@
+"""Settings: every variable parsed explicitly, every problem named."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.settings import SettingsError, load_settings
+
+VALID = {
+    "APP_ENV": "production",
+    "SECRET_KEY": "s" * 32,
+    "ADMIN_TOKEN": "a" * 32,
+    "DATABASE_URL": "postgresql+psycopg://tidings:pw@db:5432/tidings",
+    "CACHE_URL": "redis://cache:6379/0",
+    "BROKER_URL": "redis://broker:6379/0",
+    "SMTP_HOST": "mailpit",
+    "SMTP_PORT": "1025",
+    "MAIL_FROM": "Tidings <news@example.org>",
+    "PUBLIC_URL": "https://news.example.org",
+}
+
+
+def test_valid_environment_is_parsed_into_types():
+    settings = load_settings({**VALID, "SMTP_STARTTLS": "TRUE", "LOG_LEVEL": "debug"})
+    assert settings.smtp_port == 1025
+    assert settings.smtp_starttls is True
+    assert settings.log_level == "DEBUG"
+    assert settings.to_config()["SMTP_PORT"] == 1025
+    assert settings.to_config()["TESTING"] is False
+
+
+def test_defaults_apply_to_optional_variables():
+    settings = load_settings({k: v for k, v in VALID.items() if k not in ("APP_ENV", "SMTP_PORT")})
+    assert settings.app_env == "production"
+    assert settings.smtp_port == 25
+    assert settings.smtp_starttls is False
+    assert settings.smtp_username == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("SECRET_KEY", None, "is required"),
+        ("DATABASE_URL", "", "is required"),
+        ("DATABASE_URL", "sqlite:///x.db", "postgresql+psycopg://"),
+        ("CACHE_URL", "http://cache", "redis://"),
+        ("SMTP_PORT", "abc", "whole number"),
+        ("SMTP_PORT", "70000", "between 1 and 65535"),
+        ("SMTP_STARTTLS", "maybe", "true or false"),
+        ("APP_ENV", "staging", "one of development, test, production"),
+        ("MAIL_FROM", "nobody", "email address"),
+        ("PUBLIC_URL", "news.example.org", "http://"),
+        ("LOG_LEVEL", "loud", "one of DEBUG"),
+        ("SECRET_KEY", "change-me", "at least 32 characters"),
+        ("ADMIN_TOKEN", "short", "at least 32 characters"),
+    ],
+)
+def test_bad_variable_is_named_with_the_reason(name, value, message):
+    env = {k: v for k, v in VALID.items() if k != name}
+    if value is not None:
+        env[name] = value
+    with pytest.raises(SettingsError) as raised:
+        load_settings(env)
+    assert list(raised.value.problems) == [name]
+    assert message in raised.value.problems[name]
+    assert name in str(raised.value)
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"SMTP_PORT": "0"})
+    assert {"SECRET_KEY", "DATABASE_URL", "SMTP_PORT", "MAIL_FROM"} <= set(raised.value.problems)
+
+
+def test_placeholder_secrets_are_allowed_only_in_development():
+    settings = load_settings({**VALID, "APP_ENV": "development", "SECRET_KEY": "change-me"})
+    assert settings.secret_key == "change-me"
