@@ -18,7 +18,9 @@ LABEL org.opencontainers.image.title="Tidings" \
       org.opencontainers.image.licenses="MIT"
 # PYTHONDONTWRITEBYTECODE: no __pycache__ in the bind mount (the venv is compiled at build).
 # PYTHONPATH: console scripts (alembic, huey_consumer) import the app from the workdir.
+# FLASK_SKIP_DOTENV: configuration comes from Compose only, never from a mounted .env file.
 ENV PYTHONDONTWRITEBYTECODE=1 \
+    FLASK_SKIP_DOTENV=1 \
     PYTHONPATH=/app \
     PYTHONUNBUFFERED=1 \
     VIRTUAL_ENV=/opt/venv \
@@ -52,6 +54,10 @@ ENV MYPY_CACHE_DIR=/tmp/cache/mypy \
     RUFF_CACHE_DIR=/tmp/cache/ruff \
     COVERAGE_FILE=/tmp/cache/coverage \
     PYTEST_ADDOPTS="-p no:cacheprovider"
+# Lets `make` tell a stale dev image from a current one (scripts/ensure-image). Last, so a
+# new value costs no rebuild of the layers above.
+ARG DEPS_HASH=unknown
+LABEL tidings.deps-hash="${DEPS_HASH}"
 USER app
 EXPOSE 8000
 CMD ["flask", "--app", "app.wsgi", "run", "--host", "0.0.0.0", "--port", "8000", "--reload"]

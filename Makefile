@@ -15,7 +15,9 @@ APP_UID := $(if $(filter 0,$(HOST_UID)),1000,$(HOST_UID))
 APP_GID := $(if $(filter 0,$(HOST_UID)),1000,$(HOST_GID))
 # The Compose project is named after the checkout, so two clones can run side by side.
 COMPOSE_PROJECT_NAME ?= $(shell basename "$(CURDIR)" | tr '[:upper:]' '[:lower:]' | tr -cd 'a-z0-9_-')
-export APP_UID APP_GID COMPOSE_PROJECT_NAME
+# What the dev image's dependency layers are made from; a change means a rebuild.
+DEPS_HASH := $(shell cat Dockerfile pyproject.toml uv.lock | cksum | cut -d' ' -f1)-$(APP_UID)-$(APP_GID)
+export APP_UID APP_GID COMPOSE_PROJECT_NAME DEPS_HASH
 
 COMPOSE := docker compose
 # No TTY (CI, pipes): tell Compose not to allocate one.
@@ -42,6 +44,10 @@ help: ## Show this help
 setup: .env ## Create .env (random secrets) and build the images
 	$(COMPOSE) build
 
+.PHONY: image
+image: .env ## Rebuild the dev image if Dockerfile, pyproject.toml or uv.lock changed
+	@scripts/ensure-image
+
 .PHONY: up
 up: .env ## Start the whole stack, migrate, wait until healthy, print the URLs
 	@scripts/up
@@ -65,31 +71,31 @@ shell: ## Open a shell in the running web container
 ##@ Database
 
 .PHONY: migrate
-migrate: .env ## Apply pending database migrations
+migrate: image ## Apply pending database migrations
 	$(COMPOSE) run --rm $(TTY) web alembic upgrade head
 
 .PHONY: migration
-migration: .env ## Generate a migration from the models (M="add x")
+migration: image ## Generate a migration from the models (M="add x")
 	$(COMPOSE) run --rm $(TTY) --user $(HOST_UID):$(HOST_GID) web alembic revision --autogenerate -m "$(M)"
 
 ##@ Checks
 
 .PHONY: test
-test: .env ## Run the tests in an isolated throw-away stack (T="tests/test_x.py -k y")
+test: image ## Run the tests in an isolated throw-away stack (T="tests/test_x.py -k y")
 	@scripts/test $(T)
 
 .PHONY: lint
-lint: .env ## Lint and check formatting (ruff)
+lint: image ## Lint and check formatting (ruff)
 	$(RUN) sh -c 'ruff check . && ruff format --check .'
 
 .PHONY: typecheck
-typecheck: .env ## Type-check (mypy, strict)
+typecheck: image ## Type-check (mypy, strict)
 	$(RUN) mypy
 
 .PHONY: fmt
-fmt: .env ## Format the code and apply safe lint fixes
+fmt: image ## Format the code and apply safe lint fixes
 	$(RUN_AS_YOU) sh -c 'ruff format . && ruff check --fix .'
 
 .PHONY: lock
-lock: .env ## Update uv.lock after changing dependencies in pyproject.toml
+lock: image ## Update uv.lock after changing dependencies in pyproject.toml
 	$(RUN_AS_YOU) uv lock
