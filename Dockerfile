@@ -46,6 +46,13 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --locked --no-dev --no-install-project
 
 FROM builder AS dev
+# shellcheck for `make lint` (no wheel for every platform on PyPI, so Debian's); the apt
+# caches are mounts, not layers.
+RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
+    --mount=type=cache,target=/var/lib/apt,sharing=locked \
+    rm -f /etc/apt/apt.conf.d/docker-clean \
+    && apt-get update \
+    && apt-get install -y --no-install-recommends shellcheck
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --locked --no-install-project
 # Tool caches outside the bind mount: they never land in the checkout, and a host whose

@@ -85,8 +85,8 @@ test: image ## Run the tests in an isolated throw-away stack (T="tests/test_x.py
 	@scripts/test $(T)
 
 .PHONY: lint
-lint: image ## Lint and check formatting (ruff)
-	$(RUN) sh -c 'ruff check . && ruff format --check .'
+lint: image ## Lint: ruff (code and format), hadolint (Dockerfile), shellcheck (scripts)
+	$(RUN) scripts/lint
 
 .PHONY: typecheck
 typecheck: image ## Type-check (mypy, strict)
