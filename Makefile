@@ -19,7 +19,9 @@ COMPOSE_PROJECT_NAME ?= $(shell basename "$(CURDIR)" | tr '[:upper:]' '[:lower:]
 DEPS_HASH := $(shell cat Dockerfile pyproject.toml uv.lock | cksum | cut -d' ' -f1)-$(APP_UID)-$(APP_GID)
 export APP_UID APP_GID COMPOSE_PROJECT_NAME DEPS_HASH
 
-COMPOSE := docker compose
+# The Nix shell sets COMPOSE=docker-compose, its pinned Compose.
+COMPOSE ?= docker compose
+export COMPOSE
 # No TTY (CI, pipes): tell Compose not to allocate one.
 TTY := $(shell [ -t 0 ] && [ -t 1 ] || echo -T)
 # A one-off container of the dev image with the code mounted, without starting services.
@@ -95,6 +97,10 @@ typecheck: image ## Type-check (mypy, strict)
 .PHONY: fmt
 fmt: image ## Format the code and apply safe lint fixes
 	$(RUN_AS_YOU) sh -c 'ruff format . && ruff check --fix .'
+
+.PHONY: nix-check
+nix-check: ## Test flake.nix, flake.lock and .envrc offline (needs nix and direnv on the host)
+	@tests/nix/check
 
 .PHONY: lock
 lock: image ## Update uv.lock after changing dependencies in pyproject.toml

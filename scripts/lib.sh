@@ -16,10 +16,12 @@ die() {
 	exit 1
 }
 
-# docker compose for the development stack, or for the test stack with `compose_test`.
-compose() { docker compose "$@"; }
+# Compose for the development stack, or for the test stack with `compose_test`. $COMPOSE
+# names the Compose command ("docker compose" unless the Nix shell pins docker-compose).
+read -ra _compose <<<"${COMPOSE:-docker compose}"
+compose() { "${_compose[@]}" "$@"; }
 compose_test() {
-	docker compose --project-name "${COMPOSE_PROJECT_NAME:?}-test" \
+	compose --project-name "${COMPOSE_PROJECT_NAME:?}-test" \
 		--file docker-compose.yml --file compose.test.yml "$@"
 }
 
