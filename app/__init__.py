@@ -7,8 +7,10 @@ from collections.abc import Mapping
 
 from flask import Flask
 
-from app import cache, database, errors, health, home, jobs
+from app import api, cache, database, errors, health, jobs
+from app.newsletter import admin, archive
 from app.settings import SettingsError, load_settings
+from app.subscriptions import views as subscriptions
 
 
 def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
@@ -18,9 +20,10 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     database.init_app(app)
     cache.init_app(app)
     jobs.init_app(app)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(home.bp)
+    for blueprint in (health.bp, archive.bp, subscriptions.bp, admin.bp):
+        app.register_blueprint(blueprint)
     errors.init_app(app)
+    api.init_app(app)
     return app
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, Enum, create_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # Seconds to wait for PostgreSQL to accept a connection; readiness must answer quickly.
@@ -14,6 +15,11 @@ CONNECT_TIMEOUT = 3
 
 class Base(DeclarativeBase):
     """Base class of every model; its metadata is what Alembic compares against."""
+
+
+def pg_enum(enum_class: type[enum.Enum], name: str) -> Enum:
+    """A PostgreSQL enum type storing the members' values (not their names)."""
+    return Enum(enum_class, name=name, values_callable=lambda members: [m.value for m in members])
 
 
 @dataclass(frozen=True)

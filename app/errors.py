@@ -17,10 +17,17 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, http_error)
 
 
-def http_error(error: HTTPException) -> tuple[Response | str, int]:
+def http_error(error: HTTPException) -> tuple[Response, int]:
     """The error as JSON for programs, as a page for browsers."""
     code = error.code or 500
     message = error.description or error.name
     if request.path.startswith(JSON_PREFIXES) or not request.accept_mimetypes.accept_html:
-        return jsonify(error=message), code
-    return render_template("error.html", code=code, name=error.name, message=message), code
+        response = jsonify(error=message)
+    else:
+        page = render_template("error.html", code=code, name=error.name, message=message)
+        response = Response(page, mimetype="text/html")
+    # Keep what the error says beyond its body, such as Retry-After or Allow.
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response, code

@@ -36,18 +36,31 @@ def init_app(app: Flask) -> None:
     _bound_app["app"] = app
 
 
+def _in_app_context(func: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _bound_app["app"].app_context():
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
 def task(**options: Any) -> Callable[[Callable[..., Any]], Any]:
     """Declare a Huey task (same options as `huey.task`) that runs inside the app context."""
+    return lambda func: huey.task(**options)(_in_app_context(func))
 
-    def decorator(func: Callable[..., Any]) -> Any:
-        @functools.wraps(func)
-        def in_app_context(*args: Any, **kwargs: Any) -> Any:
-            with _bound_app["app"].app_context():
-                return func(*args, **kwargs)
 
-        return huey.task(**options)(in_app_context)
+def periodic_task(
+    schedule: Callable[[Any], bool], **options: Any
+) -> Callable[[Callable[..., Any]], Any]:
+    """Declare a periodic Huey task (`schedule` is e.g. `huey.crontab(...)`), in the app context."""
+    return lambda func: huey.periodic_task(schedule, **options)(_in_app_context(func))
 
-    return decorator
+
+def on_consumer_start(func: Callable[[], None]) -> Callable[[], None]:
+    """Run `func` in the app context in each consumer worker as it starts."""
+    huey.on_startup(func.__name__)(_in_app_context(func))
+    return func
 
 
 def broker_ping() -> bool:

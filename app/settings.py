@@ -13,6 +13,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Values a template or tutorial might leave behind; refused outside development.
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev", "password", "xxx"})
 MIN_SECRET_LENGTH = 32
+MAX_REQUEST_BYTES = 64 * 1024
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -45,6 +46,9 @@ class Settings:
     mail_from: str
     public_url: str
     log_level: str
+    subscribe_rate_limit: int
+    mail_rate_limit: int
+    page_cache_seconds: int
 
     def to_config(self) -> dict[str, Any]:
         """The settings as Flask config keys, plus the Flask flags they imply."""
@@ -52,6 +56,8 @@ class Settings:
         config["TESTING"] = self.app_env == "test"
         # The dev server reloads on code changes; templates must follow without a restart.
         config["TEMPLATES_AUTO_RELOAD"] = self.app_env == "development"
+        # Nothing Tidings accepts is larger; bigger bodies are refused with 413.
+        config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
         return config
 
 
@@ -172,6 +178,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         "mail_from": read.get("MAIL_FROM", mail_address),
         "public_url": read.get("PUBLIC_URL", url_with_scheme("http", "https")),
         "log_level": read.get("LOG_LEVEL", one_of(LOG_LEVELS, upper=True), default="INFO"),
+        "subscribe_rate_limit": read.get("SUBSCRIBE_RATE_LIMIT", int_between(1, 10_000), "10"),
+        "mail_rate_limit": read.get("MAIL_RATE_LIMIT", int_between(0, 10_000), default="0"),
+        "page_cache_seconds": read.get("PAGE_CACHE_SECONDS", int_between(0, 86_400), "300"),
     }
     if read.problems:
         raise SettingsError(read.problems)

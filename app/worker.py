@@ -7,6 +7,8 @@ tasks registers them with the consumer.
 from app import create_app_or_exit
 from app import mail as _mail  # noqa: F401  # declares send_email_later
 from app.jobs import huey
+from app.newsletter import delivery as _delivery  # noqa: F401  # delivery tasks
+from app.subscriptions import emails as _emails  # noqa: F401  # subscription emails
 
 create_app_or_exit()
 

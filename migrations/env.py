@@ -7,6 +7,7 @@ from sqlalchemy import Connection
 
 from app import create_app_or_exit
 from app.database import Base
+from app.newsletter import models as _newsletter  # noqa: F401  # registers its tables
 from app.subscriptions import models as _subscriptions  # noqa: F401  # registers its tables
 
 target_metadata = Base.metadata

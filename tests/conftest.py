@@ -6,13 +6,15 @@ commits land on a savepoint inside it (STYLE.md point 13), so no test sees anoth
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import redis
 from alembic import command
 from alembic.config import Config
 from flask import Flask
@@ -56,7 +58,7 @@ def test_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def _test_database(test_env: dict[str, str]) -> Iterator[str]:
+def test_database(test_env: dict[str, str]) -> Iterator[str]:
     """Create the test database afresh and migrate it to head; drop it at the end."""
     url = test_env["DATABASE_URL"]
     name = urlsplit(url).path.lstrip("/")
@@ -80,19 +82,46 @@ def migrate(engine: Engine, revision: str) -> None:
     engine.dispose()
 
 
+def fresh_app(test_env: dict[str, str], overrides: dict[str, str] | None = None) -> Flask:
+    """An app on the test databases, with the test Redis databases emptied."""
+    app = create_app({**test_env, **(overrides or {})})
+    for client in (app.extensions["cache"], app.extensions["huey"].storage.conn):
+        with contextlib.suppress(redis.RedisError):  # a test may point one at nothing
+            client.flushdb()
+    return app
+
+
 @pytest.fixture
-def app(_test_database: str, test_env: dict[str, str]) -> Iterator[Flask]:
-    """An app whose every session joins one transaction, rolled back after the test."""
-    app = create_app(test_env)
-    db: Database = app.extensions["db"]
-    connection = db.engine.connect()
-    outer = connection.begin()
-    db.sessions.configure(bind=connection, join_transaction_mode="create_savepoint")
-    yield app
-    outer.rollback()
-    connection.close()
-    db.engine.dispose()
-    app.extensions["cache"].close()
+def make_app(test_database: str, test_env: dict[str, str]) -> Iterator[Callable[..., Flask]]:
+    """Build apps (settings overridden by keyword) whose every session joins one transaction,
+    rolled back after the test, so no test sees another's rows."""
+    cleanups: list[Callable[[], None]] = []
+
+    def make(**overrides: str) -> Flask:
+        app = fresh_app(test_env, overrides)
+        db: Database = app.extensions["db"]
+        connection = db.engine.connect()
+        outer = connection.begin()
+        db.sessions.configure(bind=connection, join_transaction_mode="create_savepoint")
+
+        def cleanup() -> None:
+            outer.rollback()
+            connection.close()
+            db.engine.dispose()
+            app.extensions["cache"].close()
+
+        cleanups.append(cleanup)
+        return app
+
+    yield make
+    for cleanup in cleanups:
+        cleanup()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    """An app with the test settings, isolated in a rolled-back transaction."""
+    return make_app()
 
 
 @pytest.fixture
@@ -102,12 +131,29 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def worker(test_env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """A real Huey consumer process, as the worker container runs it, on the test broker."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "huey.bin.huey_consumer", "app.worker.huey", "--workers", "2"],
-        env={**os.environ, **test_env},
-    )
-    yield process
-    process.terminate()
-    process.wait(timeout=30)
+def live_app(test_database: str, test_env: dict[str, str]) -> Iterator[Flask]:
+    """An app whose commits are real, for tests shared with a worker process; emptied after."""
+    app = fresh_app(test_env)
+    yield app
+    with app.extensions["db"].engine.begin() as connection:
+        connection.execute(text("TRUNCATE deliveries, issues, subscribers RESTART IDENTITY"))
+    app.extensions["db"].engine.dispose()
+    app.extensions["cache"].close()
+
+
+@pytest.fixture
+def start_worker(test_env: dict[str, str]) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start real Huey consumers, as the worker container runs them, on the test broker."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(**overrides: str) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "huey.bin.huey_consumer", "app.worker.huey", "-w", "2"]
+        env = {**os.environ, **test_env, **overrides}
+        process = subprocess.Popen(command, env=env)  # noqa: S603  # a fixed command
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=30)

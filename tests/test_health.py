@@ -32,6 +32,7 @@ def test_readyz_checks_every_dependency(client):
 @pytest.mark.parametrize("dependency", sorted(DOWN))
 def test_readyz_names_the_dependency_that_is_down(test_env, dependency):
     variable, url = DOWN[dependency]
+    # Built directly: the shared fixtures would need the database this may point nowhere.
     app = create_app({**test_env, variable: url})
     response = app.test_client().get("/readyz")
     body = response.get_json()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import DateTime, Enum, String, func
+from sqlalchemy import DateTime, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import Base
+from app.database import Base, pg_enum
 
 # RFC 5321 caps a forward path at 256 octets, less the angle brackets.
 MAX_EMAIL_LENGTH = 254
@@ -30,12 +30,9 @@ class Subscriber(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(MAX_EMAIL_LENGTH), unique=True)
     status: Mapped[SubscriberStatus] = mapped_column(
-        Enum(
-            SubscriberStatus,
-            name="subscriber_status",
-            values_callable=lambda e: [m.value for m in e],
-        ),
-        default=SubscriberStatus.PENDING,
+        pg_enum(SubscriberStatus, "subscriber_status"), default=SubscriberStatus.PENDING
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When we last emailed them about their subscription: reminders are at most hourly.
+    last_emailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,1 @@
+"""The newsletter itself: issues, their publication and delivery, and the public archive."""

@@ -1,0 +1,89 @@
+"""The admin API: create, publish and inspect issues. Bearer ADMIN_TOKEN on every call."""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, current_app, request
+from sqlalchemy import func, select
+from werkzeug.exceptions import NotFound, Unauthorized
+
+from app.api import json_object, text_field
+from app.database import session
+from app.newsletter import archive, delivery
+from app.newsletter.models import (
+    MAX_BODY_LENGTH,
+    MAX_SUBJECT_LENGTH,
+    Delivery,
+    DeliveryStatus,
+    Issue,
+)
+
+bp = Blueprint("admin", __name__, url_prefix="/api/issues")
+
+
+@bp.before_request
+def require_admin() -> None:
+    """401 unless the request carries `Authorization: Bearer <ADMIN_TOKEN>`."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    expected = current_app.config["ADMIN_TOKEN"].encode()
+    # compare_digest takes as long whatever the token, so timing reveals nothing of it.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
+        raise Unauthorized("A valid admin token is required: Authorization: Bearer <token>.")
+
+
+@bp.post("")
+def create_issue() -> tuple[dict[str, object], int]:
+    """Create a draft from `{"subject": ..., "body": ...}`."""
+    body = json_object()
+    issue = Issue(
+        subject=text_field(body, "subject", max_length=MAX_SUBJECT_LENGTH, single_line=True),
+        body=text_field(body, "body", max_length=MAX_BODY_LENGTH, single_line=False),
+    )
+    session().add(issue)
+    session().commit()
+    return describe(issue), 201
+
+
+@bp.post("/<int:issue_id>/publish")
+def publish_issue(issue_id: int) -> tuple[dict[str, object], int]:
+    """Publish a draft and start its delivery (202); a second publish changes nothing (200)."""
+    get_issue(issue_id)
+    published = delivery.publish(issue_id)
+    if published:
+        archive.forget_pages()
+    return describe(get_issue(issue_id)), 202 if published else 200
+
+
+@bp.get("/<int:issue_id>")
+def show_issue(issue_id: int) -> dict[str, object]:
+    """An issue's status and delivery counts."""
+    return describe(get_issue(issue_id))
+
+
+def get_issue(issue_id: int) -> Issue:
+    """The issue, fresh from the database, or 404."""
+    issue = session().scalar(
+        select(Issue).where(Issue.id == issue_id).execution_options(populate_existing=True)
+    )
+    if issue is None:
+        raise NotFound(f"There is no issue {issue_id}.")
+    return issue
+
+
+def describe(issue: Issue) -> dict[str, object]:
+    """The issue as the API shows it."""
+    query = (
+        select(Delivery.status, func.count())
+        .where(Delivery.issue_id == issue.id)
+        .group_by(Delivery.status)
+    )
+    counts = dict(session().execute(query).all())
+    return {
+        "id": issue.id,
+        "subject": issue.subject,
+        "status": issue.status.value,
+        "created_at": issue.created_at.isoformat() if issue.created_at else None,
+        "published_at": issue.published_at.isoformat() if issue.published_at else None,
+        "deliveries": {status.value: counts.get(status, 0) for status in DeliveryStatus},
+    }

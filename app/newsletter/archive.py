@@ -1,0 +1,81 @@
+"""The public archive: published issues, newest first, rendered once and kept in the cache.
+
+The cache is an optimisation only: with it down, pages render from the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import redis
+from flask import Blueprint, current_app, render_template
+from sqlalchemy import select
+from werkzeug.exceptions import NotFound
+
+from app.cache import get_cache
+from app.database import session
+from app.newsletter.models import Issue, IssueStatus
+
+bp = Blueprint("archive", __name__)
+
+PAGE_KEY_PREFIX = "archive:page:"
+
+
+@bp.get("/")
+def index() -> str:
+    """The home page: the subscription form and every published issue."""
+    return cached_page("index", _render_index)
+
+
+@bp.get("/issues/<int:issue_id>")
+def show(issue_id: int) -> str:
+    """One published issue."""
+    return cached_page(f"issue:{issue_id}", lambda: _render_issue(issue_id))
+
+
+def _render_index() -> str:
+    issues = session().scalars(
+        select(Issue)
+        .where(Issue.status == IssueStatus.PUBLISHED)
+        .order_by(Issue.published_at.desc(), Issue.id.desc())
+    )
+    return render_template("archive.html", issues=list(issues))
+
+
+def _render_issue(issue_id: int) -> str:
+    issue = session().scalar(
+        select(Issue).where(Issue.id == issue_id, Issue.status == IssueStatus.PUBLISHED)
+    )
+    if issue is None:
+        raise NotFound("There is no published issue with that number.")
+    return render_template("issue.html", issue=issue)
+
+
+def cached_page(name: str, render: Callable[[], str]) -> str:
+    """The page from the cache, or rendered and stored for PAGE_CACHE_SECONDS."""
+    ttl = current_app.config["PAGE_CACHE_SECONDS"]
+    key = PAGE_KEY_PREFIX + name
+    try:
+        cached = get_cache().get(key) if ttl else None
+    except redis.RedisError:
+        current_app.logger.warning("page cache unavailable; rendering %s from the database", name)
+        return render()
+    if isinstance(cached, bytes):
+        return cached.decode()
+    page = render()
+    if ttl:
+        try:
+            get_cache().set(key, page, ex=ttl)
+        except redis.RedisError:
+            current_app.logger.warning("page cache unavailable; %s not stored", name)
+    return page
+
+
+def forget_pages() -> None:
+    """Drop every cached archive page (after a publish); stale pages expire anyway."""
+    try:
+        cache = get_cache()
+        for key in cache.scan_iter(match=PAGE_KEY_PREFIX + "*", count=500):
+            cache.delete(key)
+    except redis.RedisError:
+        current_app.logger.warning("page cache unavailable; archive pages not invalidated")

@@ -1,0 +1,156 @@
+"""Publishing an issue and delivering it: one email per confirmed subscriber, exactly once.
+
+Publishing writes one delivery row per confirmed subscriber (unique per issue and
+subscriber), then queues `deliver_issue`. Each delivery is sent in its own transaction,
+holding its row lock (FOR UPDATE SKIP LOCKED) while the SMTP server takes the message and
+marked sent before the lock is released: a worker killed mid-way leaves the row pending,
+and the next worker sends it; parallel workers never pick the same row.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import time
+from datetime import UTC, datetime
+
+from flask import current_app, render_template
+from huey import crontab
+from huey.exceptions import RetryTask
+from sqlalchemy import func, literal, select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from app.database import session
+from app.jobs import on_consumer_start, periodic_task, task
+from app.mail import send_email
+from app.newsletter.models import Delivery, DeliveryStatus, Issue, IssueStatus
+from app.subscriptions.models import Subscriber, SubscriberStatus
+from app.subscriptions.tokens import Purpose, make_token, public_link
+
+# Tries per delivery before it is marked failed; the task retries with backoff in between.
+MAX_ATTEMPTS = 5
+RETRY_DELAY_SECONDS = 30
+# Deliveries one task run sends before queueing the rest, so one issue cannot hog a worker.
+BATCH_SIZE = 100
+
+
+def publish(issue_id: int) -> bool:
+    """Publish a draft and queue its delivery; False (and nothing done) if it was not a draft."""
+    published = session().scalar(
+        update(Issue)
+        .where(Issue.id == issue_id, Issue.status == IssueStatus.DRAFT)
+        .values(status=IssueStatus.PUBLISHED, published_at=func.now())
+        .returning(Issue.id)
+    )
+    if published is None:
+        return False
+    confirmed = select(literal(issue_id), Subscriber.id).where(
+        Subscriber.status == SubscriberStatus.CONFIRMED
+    )
+    session().execute(
+        insert(Delivery)
+        .from_select([Delivery.issue_id, Delivery.subscriber_id], confirmed)
+        .on_conflict_do_nothing()
+    )
+    session().commit()
+    deliver_issue(issue_id)
+    return True
+
+
+def deliver_pending(issue_id: int, limit: int) -> int:
+    """Attempt up to `limit` pending deliveries of the issue, each once; return how many."""
+    attempted: list[int] = []
+    pause = (
+        1 / current_app.config["MAIL_RATE_LIMIT"] if current_app.config["MAIL_RATE_LIMIT"] else 0
+    )
+    while len(attempted) < limit:
+        delivery = session().scalar(
+            select(Delivery)
+            .where(Delivery.issue_id == issue_id, Delivery.status == DeliveryStatus.PENDING)
+            .where(Delivery.id.not_in(attempted))
+            .order_by(Delivery.id)
+            .limit(1)
+            .with_for_update(skip_locked=True, of=Delivery)
+        )
+        if delivery is None:
+            break
+        attempted.append(delivery.id)
+        _attempt(delivery)
+        session().commit()
+        time.sleep(pause)
+    return len(attempted)
+
+
+def _attempt(delivery: Delivery) -> None:
+    """Send one delivery and record the outcome on its row (not yet committed)."""
+    delivery.attempts += 1
+    if delivery.subscriber.status is not SubscriberStatus.CONFIRMED:
+        delivery.status = DeliveryStatus.FAILED
+        delivery.last_error = "subscriber unsubscribed before delivery"
+        return
+    try:
+        send_email(*_issue_email(delivery))
+    except (smtplib.SMTPException, OSError) as exc:
+        delivery.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        if delivery.attempts >= MAX_ATTEMPTS:
+            delivery.status = DeliveryStatus.FAILED
+        current_app.logger.warning("delivery %s failed: %s", delivery.id, delivery.last_error)
+        return
+    delivery.status = DeliveryStatus.SENT
+    delivery.sent_at = datetime.now(UTC)
+    delivery.last_error = None
+
+
+def _issue_email(delivery: Delivery) -> tuple[str, str, str, str, dict[str, str]]:
+    """send_email's arguments for one delivery, with the subscriber's own unsubscribe link."""
+    issue, subscriber = delivery.issue, delivery.subscriber
+    unsubscribe_url = public_link(f"/unsubscribe/{make_token(Purpose.UNSUBSCRIBE, subscriber)}")
+    context = {"issue": issue, "unsubscribe_url": unsubscribe_url}
+    headers = {
+        "List-Unsubscribe": f"<{unsubscribe_url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    return (
+        subscriber.email,
+        issue.subject,
+        render_template("email/issue.txt", **context),
+        render_template("email/issue.html", **context),
+        headers,
+    )
+
+
+def pending_count(issue_id: int) -> int:
+    """How many deliveries of the issue still wait to be sent."""
+    return (
+        session().scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(Delivery.issue_id == issue_id, Delivery.status == DeliveryStatus.PENDING)
+        )
+        or 0
+    )
+
+
+@task(retries=MAX_ATTEMPTS, retry_delay=RETRY_DELAY_SECONDS, retry_backoff=2)
+def deliver_issue(issue_id: int) -> None:
+    """Send a batch of the issue's pending deliveries; queue the next batch, or retry later."""
+    if deliver_pending(issue_id, BATCH_SIZE) == BATCH_SIZE:
+        deliver_issue(issue_id)
+    elif pending_count(issue_id):
+        # Failed sends (or rows another worker holds) remain: try again after a backoff.
+        raise RetryTask(f"issue {issue_id}: deliveries still pending")
+
+
+@on_consumer_start
+def resume_deliveries() -> None:
+    """Queue delivery of every issue with pending deliveries (a killed worker's leftovers)."""
+    issue_ids = session().scalars(
+        select(Delivery.issue_id).where(Delivery.status == DeliveryStatus.PENDING).distinct()
+    )
+    for issue_id in issue_ids:
+        deliver_issue(issue_id)
+
+
+@periodic_task(crontab(minute="*/5"))
+def resume_deliveries_periodically() -> None:
+    """The safety net for a queued task lost with its broker: resume every five minutes."""
+    resume_deliveries()

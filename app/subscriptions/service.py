@@ -1,0 +1,74 @@
+"""Subscribing, confirming and unsubscribing: the rules, apart from HTTP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from app.database import session
+from app.subscriptions.models import Subscriber, SubscriberStatus
+from app.subscriptions.tokens import InvalidTokenError, Purpose, read_token
+
+REMINDER_INTERVAL = timedelta(hours=1)
+
+
+def subscribe(email: str) -> int | None:
+    """Record `email` as pending, or note a repeat; the id to email now, or None (too soon).
+
+    A known address is emailed again at most once per REMINDER_INTERVAL, and an
+    unsubscribed one becomes pending again: it must confirm anew.
+    """
+    created = session().scalar(
+        insert(Subscriber)
+        .values(email=email, status=SubscriberStatus.PENDING, last_emailed_at=func.now())
+        .on_conflict_do_nothing(index_elements=[Subscriber.email])
+        .returning(Subscriber.id)
+    )
+    if created is None:
+        unsubscribed = Subscriber.status == SubscriberStatus.UNSUBSCRIBED
+        created = session().scalar(
+            update(Subscriber)
+            .where(Subscriber.email == email)
+            .where(
+                or_(
+                    Subscriber.last_emailed_at.is_(None),
+                    Subscriber.last_emailed_at < func.now() - REMINDER_INTERVAL,
+                )
+            )
+            .values(
+                last_emailed_at=func.now(),
+                status=case((unsubscribed, SubscriberStatus.PENDING), else_=Subscriber.status),
+            )
+            .returning(Subscriber.id)
+        )
+    session().commit()
+    return created
+
+
+def subscriber_for(purpose: Purpose, token: str) -> Subscriber:
+    """The subscriber a valid token names, at the same address; else InvalidTokenError."""
+    subscriber_id, email = read_token(purpose, token)
+    subscriber = session().scalar(select(Subscriber).where(Subscriber.id == subscriber_id))
+    if subscriber is None or subscriber.email != email:
+        raise InvalidTokenError
+    return subscriber
+
+
+def confirm(subscriber: Subscriber) -> None:
+    """Mark the subscriber confirmed (again, after an unsubscribe, if they click an old link)."""
+    if subscriber.status is not SubscriberStatus.CONFIRMED:
+        subscriber.status = SubscriberStatus.CONFIRMED
+        subscriber.confirmed_at = datetime.now(UTC)
+    session().commit()
+
+
+def unsubscribe(subscriber: Subscriber) -> None:
+    """Mark the subscriber unsubscribed; doing it twice changes nothing."""
+    session().execute(
+        update(Subscriber)
+        .where(Subscriber.id == subscriber.id)
+        .values(status=SubscriberStatus.UNSUBSCRIBED)
+    )
+    session().commit()

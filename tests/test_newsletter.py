@@ -1,0 +1,184 @@
+"""Issues: the admin API, delivery, and the cached public archive."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, update
+
+from app.database import session
+from app.newsletter import delivery
+from app.newsletter.models import Delivery, DeliveryStatus, Issue
+from app.subscriptions.models import Subscriber, SubscriberStatus
+from tests import mailpit
+
+ADMIN = {"Authorization": "Bearer test-admin-token-" + "y" * 32}
+
+
+def create_issue(client, subject="Issue one", body="Hello, readers."):
+    response = client.post("/api/issues", json={"subject": subject, "body": body}, headers=ADMIN)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def add_subscribers(app, **statuses: SubscriberStatus) -> dict[str, str]:
+    """Subscribers named by keyword, with unique addresses; returns name -> address."""
+    addresses = {name: mailpit.unique_address(name) for name in statuses}
+    with app.app_context():
+        for name, status in statuses.items():
+            session().add(Subscriber(email=addresses[name], status=status))
+        session().commit()
+    return addresses
+
+
+def deliveries(app, issue_id: int) -> dict[str, DeliveryStatus]:
+    with app.app_context():
+        rows = session().execute(
+            select(Subscriber.email, Delivery.status)
+            .join(Delivery.subscriber)
+            .where(Delivery.issue_id == issue_id)
+        )
+        return dict(rows.all())
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic " + "y" * 32}],
+)
+def test_admin_api_needs_the_admin_token(client, headers):
+    response = client.post("/api/issues", json={"subject": "s", "body": "b"}, headers=headers)
+    assert response.status_code == 401
+    assert "admin token" in response.get_json()["error"]
+
+
+def test_create_issue_makes_a_draft(client):
+    issue_id = create_issue(client)
+    shown = client.get(f"/api/issues/{issue_id}", headers=ADMIN).get_json()
+    assert shown["status"] == "draft"
+    assert shown["subject"] == "Issue one"
+    assert shown["deliveries"] == {"pending": 0, "sent": 0, "failed": 0}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"body": "b"}, "subject"),
+        ({"subject": "", "body": "b"}, "subject"),
+        ({"subject": 7, "body": "b"}, "subject"),
+        ({"subject": "a" * 201, "body": "b"}, "subject"),
+        ({"subject": "Hi\r\nBcc: victim@example.org", "body": "b"}, "subject"),
+        ({"subject": "s"}, "body"),
+        ({"subject": "s", "body": {"html": "<p>"}}, "body"),
+        ({"subject": "s", "body": "   "}, "body"),
+    ],
+)
+def test_invalid_issues_are_422_naming_the_field(client, body, field):
+    response = client.post("/api/issues", json=body, headers=ADMIN)
+    assert response.status_code == 422
+    assert response.get_json()["field"] == field
+
+
+def test_unknown_issue_is_a_json_404(client):
+    response = client.get("/api/issues/999999", headers=ADMIN)
+    assert response.status_code == 404
+    assert response.get_json() == {"error": "There is no issue 999999."}
+
+
+def test_publish_creates_one_delivery_per_confirmed_subscriber_once(app, client):
+    people = add_subscribers(
+        app,
+        ann=SubscriberStatus.CONFIRMED,
+        bob=SubscriberStatus.CONFIRMED,
+        cid=SubscriberStatus.PENDING,
+        dee=SubscriberStatus.UNSUBSCRIBED,
+    )
+    issue_id = create_issue(client)
+    first = client.post(f"/api/issues/{issue_id}/publish", headers=ADMIN)
+    second = client.post(f"/api/issues/{issue_id}/publish", headers=ADMIN)
+    assert first.status_code == 202
+    assert second.status_code == 200
+    assert second.get_json()["deliveries"] == {"pending": 2, "sent": 0, "failed": 0}
+    assert deliveries(app, issue_id) == {
+        people["ann"]: DeliveryStatus.PENDING,
+        people["bob"]: DeliveryStatus.PENDING,
+    }
+    tasks = [(task.name, task.args) for task in app.extensions["huey"].pending()]
+    assert tasks == [("deliver_issue", (issue_id,))]
+
+
+def test_delivery_sends_text_and_escaped_html_with_an_unsubscribe_link(app, client):
+    people = add_subscribers(app, eve=SubscriberStatus.CONFIRMED)
+    body = "First <b>paragraph</b> & more.\n\n<script>alert(1)</script>"
+    issue_id = create_issue(client, subject="News & <views>", body=body)
+    client.post(f"/api/issues/{issue_id}/publish", headers=ADMIN)
+    with app.app_context():
+        assert delivery.deliver_pending(issue_id, limit=10) == 1
+    [message] = mailpit.wait_for_messages(app, people["eve"])
+    assert message["Subject"] == "News & <views>"
+    assert "<script>alert(1)</script>" in message["Text"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in message["HTML"]
+    assert "<script>" not in message["HTML"]
+    unsubscribe = message["ListUnsubscribe"]["Links"][0]
+    assert "/unsubscribe/" in unsubscribe
+    assert unsubscribe in message["Text"]
+    path = unsubscribe.split("localhost:8000", 1)[-1]
+    assert client.get(path).status_code == 200
+    assert deliveries(app, issue_id) == {people["eve"]: DeliveryStatus.SENT}
+
+
+def test_smtp_failures_retry_then_fail_with_the_reason(make_app):
+    app = make_app(SMTP_PORT="1")
+    add_subscribers(app, fay=SubscriberStatus.CONFIRMED)
+    with app.app_context():
+        issue = Issue(subject="s", body="b")
+        session().add(issue)
+        session().commit()
+        delivery.publish(issue.id)
+        for attempt in range(1, delivery.MAX_ATTEMPTS + 1):
+            assert delivery.deliver_pending(issue.id, limit=10) == 1
+            row = session().scalars(select(Delivery).where(Delivery.issue_id == issue.id)).one()
+            session().refresh(row)
+            assert row.attempts == attempt
+            assert "ConnectionRefusedError" in (row.last_error or "")
+        assert row.status is DeliveryStatus.FAILED
+        assert delivery.deliver_pending(issue.id, limit=10) == 0
+
+
+def test_subscriber_who_left_before_delivery_gets_nothing(app, client):
+    people = add_subscribers(app, gus=SubscriberStatus.CONFIRMED)
+    issue_id = create_issue(client)
+    client.post(f"/api/issues/{issue_id}/publish", headers=ADMIN)
+    with app.app_context():
+        session().execute(update(Subscriber).values(status=SubscriberStatus.UNSUBSCRIBED))
+        session().commit()
+        delivery.deliver_pending(issue_id, limit=10)
+    assert deliveries(app, issue_id) == {people["gus"]: DeliveryStatus.FAILED}
+    assert mailpit.messages_to(app, people["gus"]) == []
+
+
+def test_archive_lists_published_issues_newest_first_and_hides_drafts(client):
+    older = create_issue(client, subject="Older issue")
+    newer = create_issue(client, subject="Newer <issue>")
+    draft = create_issue(client, subject="Secret draft")
+    for issue_id in (older, newer):
+        client.post(f"/api/issues/{issue_id}/publish", headers=ADMIN)
+    page = client.get("/").get_data(as_text=True)
+    assert page.index("Newer &lt;issue&gt;") < page.index("Older issue")
+    assert "Secret draft" not in page
+    assert client.get(f"/issues/{newer}").status_code == 200
+    assert client.get(f"/issues/{draft}", headers={"Accept": "text/html"}).status_code == 404
+
+
+def test_archive_pages_are_cached_and_refreshed_on_publish(app, client):
+    client.get("/")
+    cache = app.extensions["cache"]
+    assert cache.get("archive:page:index") is not None
+    issue_id = create_issue(client, subject="Fresh issue")
+    assert "Fresh issue" not in client.get("/").get_data(as_text=True)
+    client.post(f"/api/issues/{issue_id}/publish", headers=ADMIN)
+    assert "Fresh issue" in client.get("/").get_data(as_text=True)
+
+
+def test_archive_renders_from_the_database_when_the_cache_is_down(make_app):
+    client = make_app(CACHE_URL="redis://127.0.0.1:1/0").test_client()
+    assert client.get("/").status_code == 200
+    assert client.get("/readyz").get_json()["checks"]["cache"] == "unavailable"

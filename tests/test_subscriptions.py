@@ -1,0 +1,226 @@
+"""Subscribing, confirming and unsubscribing, through HTTP, against the real services."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from app.database import session
+from app.subscriptions.addresses import InvalidEmailError, valid_email
+from app.subscriptions.models import Subscriber, SubscriberStatus
+from app.subscriptions.tokens import Purpose, make_token
+
+API = "/api/subscribers"
+
+
+def subscriber(app, email: str) -> Subscriber:
+    with app.app_context():
+        return session().scalars(select(Subscriber).where(Subscriber.email == email)).one()
+
+
+def queued(app) -> list[tuple[str, tuple[object, ...]]]:
+    """The tasks waiting in the (test) broker: name and arguments."""
+    return [(task.name, task.args) for task in app.extensions["huey"].pending()]
+
+
+def add_subscriber(app, email: str, status: SubscriberStatus) -> Subscriber:
+    with app.app_context():
+        row = Subscriber(email=email, status=status)
+        session().add(row)
+        session().commit()
+        return row
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  Reader@Example.ORG ", "Reader@example.org"),
+        ("first.last+news@sub.example.co.uk", "first.last+news@sub.example.co.uk"),
+    ],
+)
+def test_addresses_are_trimmed_and_their_domain_lowercased(raw, expected):
+    assert valid_email(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "no-at-sign",
+        "@example.org",
+        "reader@",
+        "reader@localhost",
+        "two@@example.org",
+        "reader@exa mple.org",
+        "reader@-example.org",
+        ".reader@example.org",
+        "rea..der@example.org",
+        "reader@example.org'; DROP TABLE subscribers; --",
+        "<script>alert(1)</script>@example.org",
+        "a" * 65 + "@example.org",
+        "reader@" + "a" * 250 + ".org",
+    ],
+)
+def test_bad_addresses_are_refused_with_a_reason(raw):
+    with pytest.raises(InvalidEmailError):
+        valid_email(raw)
+
+
+def test_new_address_is_pending_and_gets_a_confirmation_email(app, client):
+    response = client.post(API, json={"email": "New@Example.org"})
+    assert response.status_code == 202
+    assert response.get_json() == {"status": "pending"}
+    row = subscriber(app, "New@example.org")
+    assert row.status is SubscriberStatus.PENDING
+    assert queued(app) == [("send_subscription_email", (row.id,))]
+
+
+@pytest.mark.parametrize("status", [SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED])
+def test_known_address_gets_the_same_answer_and_at_most_one_reminder_an_hour(app, client, status):
+    row = add_subscriber(app, "known@example.org", status)
+    with app.app_context():
+        session().execute(update(Subscriber).values(last_emailed_at=None))
+        session().commit()
+    first = client.post(API, json={"email": "known@example.org"})
+    second = client.post(API, json={"email": "known@example.org"})
+    assert first.status_code == second.status_code == 202
+    assert first.get_json() == second.get_json() == {"status": "pending"}
+    assert queued(app) == [("send_subscription_email", (row.id,))]
+    assert subscriber(app, "known@example.org").status is status
+
+
+def test_reminder_is_due_again_after_an_hour(app, client):
+    row = add_subscriber(app, "again@example.org", SubscriberStatus.PENDING)
+    client.post(API, json={"email": "again@example.org"})
+    with app.app_context():
+        earlier = Subscriber.last_emailed_at - timedelta(hours=2)
+        session().execute(update(Subscriber).values(last_emailed_at=earlier))
+        session().commit()
+    client.post(API, json={"email": "again@example.org"})
+    assert queued(app) == [("send_subscription_email", (row.id,))] * 2
+
+
+def test_unsubscribed_address_must_confirm_again(app, client):
+    add_subscriber(app, "back@example.org", SubscriberStatus.UNSUBSCRIBED)
+    assert client.post(API, json={"email": "back@example.org"}).status_code == 202
+    assert subscriber(app, "back@example.org").status is SubscriberStatus.PENDING
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "email"),
+        ({"email": None}, "email"),
+        ({"email": 42}, "email"),
+        ({"email": ["a@example.org"]}, "email"),
+        ({"email": "not an address"}, "email"),
+        ({"email": "x" * 5000 + "@example.org"}, "email"),
+        ({"email": "' OR 1=1 --@example.org"}, "email"),
+        ({"email": "<b>@example.org"}, "email"),
+    ],
+)
+def test_invalid_json_subscriptions_are_422_naming_the_field(app, client, body, field):
+    response = client.post(API, json=body)
+    assert response.status_code == 422
+    assert response.get_json()["field"] == field
+    assert response.get_json()["error"]
+    assert queued(app) == []
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "status"),
+    [
+        ('{"email": ', "application/json", 400),
+        ("[1, 2]", "application/json", 400),
+        ("email=a@example.org", "application/x-www-form-urlencoded", 415),
+        ("a@example.org", "text/plain", 415),
+        ('{"email": "' + "a" * 70_000 + '"}', "application/json", 413),
+    ],
+)
+def test_malformed_or_oversized_bodies_get_a_clear_4xx(client, data, content_type, status):
+    response = client.post(API, data=data, content_type=content_type)
+    assert response.status_code == status
+    assert response.get_json()["error"]
+
+
+def test_subscriptions_are_rate_limited_per_client(make_app):
+    client = make_app(SUBSCRIBE_RATE_LIMIT="2").test_client()
+    answers = [
+        client.post(API, json={"email": "x"}, environ_base={"REMOTE_ADDR": "192.0.2.7"})
+        for _ in range(3)
+    ]
+    assert [answer.status_code for answer in answers] == [422, 422, 429]
+    assert 0 < int(answers[2].headers["Retry-After"]) <= 60
+    assert "Too many requests" in answers[2].get_json()["error"]
+    other = client.post(API, json={"email": "x"}, environ_base={"REMOTE_ADDR": "192.0.2.8"})
+    assert other.status_code == 422
+
+
+def test_subscribe_form_accepts_an_address(app, client):
+    response = client.post("/subscribe", data={"email": "form@example.org"})
+    assert response.status_code == 202
+    assert b"Check your inbox" in response.data
+    assert subscriber(app, "form@example.org").status is SubscriberStatus.PENDING
+
+
+def test_subscribe_form_shows_the_error_escaped(client):
+    response = client.post("/subscribe", data={"email": "<script>x</script>"})
+    assert response.status_code == 422
+    assert b"&lt;script&gt;x&lt;/script&gt;" in response.data
+    assert b"<script>x" not in response.data
+    assert b"An email address looks like" in response.data
+
+
+def test_subscribe_form_refuses_json(client):
+    assert client.post("/subscribe", json={"email": "a@example.org"}).status_code == 415
+
+
+def test_confirmation_link_confirms(app, client):
+    row = add_subscriber(app, "confirm@example.org", SubscriberStatus.PENDING)
+    with app.app_context():
+        token = make_token(Purpose.CONFIRM, row)
+    response = client.get(f"/confirm/{token}")
+    assert response.status_code == 200
+    stored = subscriber(app, "confirm@example.org")
+    assert stored.status is SubscriberStatus.CONFIRMED
+    assert stored.confirmed_at is not None
+
+
+def test_unsubscribe_link_works_once_and_again(app, client):
+    row = add_subscriber(app, "leave@example.org", SubscriberStatus.CONFIRMED)
+    with app.app_context():
+        token = make_token(Purpose.UNSUBSCRIBE, row)
+    assert client.get(f"/unsubscribe/{token}").status_code == 200
+    assert client.post(f"/unsubscribe/{token}").status_code == 200
+    assert subscriber(app, "leave@example.org").status is SubscriberStatus.UNSUBSCRIBED
+
+
+def test_tokens_are_bound_to_their_purpose_and_address(app, client):
+    row = add_subscriber(app, "bound@example.org", SubscriberStatus.PENDING)
+    with app.app_context():
+        confirm_token = make_token(Purpose.CONFIRM, row)
+        session().execute(update(Subscriber).values(email="moved@example.org"))
+        session().commit()
+    assert client.get(f"/unsubscribe/{confirm_token}").status_code == 400
+    assert client.get(f"/confirm/{confirm_token}").status_code == 400
+
+
+def test_expired_token_is_a_clear_400(app, client, monkeypatch):
+    row = add_subscriber(app, "late@example.org", SubscriberStatus.PENDING)
+    with app.app_context():
+        token = make_token(Purpose.CONFIRM, row)
+    future = time.time() + Purpose.CONFIRM.value + 60
+    monkeypatch.setattr("itsdangerous.timed.time.time", lambda: future)
+    response = client.get(f"/confirm/{token}", headers={"Accept": "text/html"})
+    assert response.status_code == 400
+    assert b"This link does not work" in response.data
+
+
+@pytest.mark.parametrize("token", ["garbage", "a.b.c", "x" * 500])
+def test_forged_tokens_are_a_clear_400(client, token):
+    response = client.get(f"/confirm/{token}")
+    assert response.status_code == 400
+    assert b"This link does not work" in response.data
