@@ -76,6 +76,10 @@ shell: ## Open a shell in the running web container
 migrate: image ## Apply pending database migrations
 	$(COMPOSE) run --rm $(TTY) web alembic upgrade head
 
+.PHONY: seed
+seed: image ## Add sample subscribers and issues to the dev database (safe to repeat)
+	$(COMPOSE) run --rm $(TTY) web flask --app app.wsgi seed
+
 .PHONY: migration
 migration: image ## Generate a migration from the models (M="add x")
 	$(COMPOSE) run --rm $(TTY) --user $(HOST_UID):$(HOST_GID) web alembic revision --autogenerate -m "$(M)"

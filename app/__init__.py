@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from flask import Flask
 
 from app import api, cache, database, errors, health, jobs
-from app.newsletter import admin, archive
+from app.newsletter import admin, archive, seed
 from app.settings import SettingsError, load_settings
 from app.subscriptions import views as subscriptions
 
@@ -20,7 +20,7 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     database.init_app(app)
     cache.init_app(app)
     jobs.init_app(app)
-    for blueprint in (health.bp, archive.bp, subscriptions.bp, admin.bp):
+    for blueprint in (health.bp, archive.bp, subscriptions.bp, admin.bp, seed.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     api.init_app(app)

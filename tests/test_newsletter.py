@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.database import session
 from app.newsletter import delivery
@@ -182,3 +182,15 @@ def test_archive_renders_from_the_database_when_the_cache_is_down(make_app):
     client = make_app(CACHE_URL="redis://127.0.0.1:1/0").test_client()
     assert client.get("/").status_code == 200
     assert client.get("/readyz").get_json()["checks"]["cache"] == "unavailable"
+
+
+def test_seed_adds_samples_once(app):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["seed"])
+    second = runner.invoke(args=["seed"])
+    assert first.exit_code == second.exit_code == 0, first.output
+    assert first.output.count("published issue") == 2
+    assert "published issue" not in second.output
+    with app.app_context():
+        assert session().scalar(select(func.count()).select_from(Subscriber)) == 10
+        assert session().scalar(select(func.count()).select_from(Delivery)) == 16
