@@ -17,7 +17,9 @@ APP_GID := $(if $(filter 0,$(HOST_UID)),1000,$(HOST_GID))
 COMPOSE_PROJECT_NAME ?= $(shell basename "$(CURDIR)" | tr '[:upper:]' '[:lower:]' | tr -cd 'a-z0-9_-')
 # What the dev image's dependency layers are made from; a change means a rebuild.
 DEPS_HASH := $(shell cat Dockerfile pyproject.toml uv.lock | cksum | cut -d' ' -f1)-$(APP_UID)-$(APP_GID)
-export APP_UID APP_GID COMPOSE_PROJECT_NAME DEPS_HASH
+# The dev image belongs to this checkout: another clone may lock other dependencies.
+DEV_IMAGE := $(COMPOSE_PROJECT_NAME)-dev:latest
+export APP_UID APP_GID COMPOSE_PROJECT_NAME DEPS_HASH DEV_IMAGE
 
 # The Nix shell sets COMPOSE=docker-compose, its pinned Compose.
 COMPOSE ?= docker compose
