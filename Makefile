@@ -39,7 +39,8 @@ help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} \
 		/^##@/ {printf "\n\033[1m%s\033[0m\n", substr($$0, 5)} \
 		/^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@printf '\nVariables: T="pytest args" for test, S=service for logs, M="message" for migration.\n'
+	@printf '\nVariables: T="pytest args" (test), S=service (logs), M="message" (migration),\n'
+	@printf '           FILE=backup (db-restore), CONFIRM=1 (skip questions), R=broker (redis-cli).\n'
 
 .env: | .env.example
 	@scripts/init-env
@@ -68,6 +69,10 @@ ps: ## Show the services and their health
 logs: ## Follow the logs (S=web for one service)
 	$(COMPOSE) logs --follow --tail 100 $(S)
 
+.PHONY: doctor
+doctor: ## Check Docker, Compose, make, ports, .env, line endings, disk, UID/GID; say how to fix
+	@MAKE_VERSION=$(MAKE_VERSION) scripts/doctor
+
 .PHONY: shell
 shell: ## Open a shell in the running web container
 	$(COMPOSE) exec $(TTY) web bash
@@ -77,6 +82,30 @@ shell: ## Open a shell in the running web container
 .PHONY: migrate
 migrate: image ## Apply pending database migrations
 	$(COMPOSE) run --rm $(TTY) web alembic upgrade head
+
+.PHONY: psql
+psql: ## Open psql on the dev database
+	$(COMPOSE) exec $(TTY) db sh -c 'psql -U "$$POSTGRES_USER" -d "$$POSTGRES_DB"'
+
+.PHONY: redis-cli
+redis-cli: ## Open redis-cli on the cache (R=broker for the job queue)
+	$(COMPOSE) exec $(TTY) $(or $(R),cache) redis-cli
+
+.PHONY: db-backup
+db-backup: .env ## Dump the dev database to backups/<db>-<timestamp>.dump
+	@scripts/db backup
+
+.PHONY: db-restore
+db-restore: .env ## Restore a dump (FILE=backups/x.dump; asks first, CONFIRM=1 skips)
+	@scripts/db restore "$(FILE)"
+
+.PHONY: db-reset
+db-reset: image ## Empty and re-migrate the dev database (backs up and asks first)
+	@scripts/db reset
+
+.PHONY: clean
+clean: .env ## Remove containers and volumes, i.e. all data (backs up and asks first)
+	@scripts/db clean
 
 .PHONY: seed
 seed: image ## Add sample subscribers and issues to the dev database (safe to repeat)
