@@ -69,6 +69,11 @@ ps: ## Show the services and their health
 logs: ## Follow the logs (S=web for one service)
 	$(COMPOSE) logs --follow --tail 100 $(S)
 
+.PHONY: debug
+debug: image ## Restart web and worker under debugpy (attach on 5678 / 5679; make up to undo)
+	$(COMPOSE) -f docker-compose.yml $(if $(wildcard docker-compose.override.yml),-f docker-compose.override.yml) \
+		-f compose.debug.yml up --detach --wait web worker
+
 .PHONY: doctor
 doctor: ## Check Docker, Compose, make, ports, .env, line endings, disk, UID/GID; say how to fix
 	@MAKE_VERSION=$(MAKE_VERSION) scripts/doctor

@@ -1,0 +1,45 @@
+"""The repository's tooling agrees with itself: one version per tool, LF-only scripts."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def locked_version(package: str) -> str:
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    return next(p["version"] for p in lock["package"] if p["name"] == package)
+
+
+def test_pre_commit_ruff_is_the_locked_ruff():
+    config = (ROOT / ".pre-commit-config.yaml").read_text()
+    match = re.search(r"ruff-pre-commit\n\s+rev: v(\S+)", config)
+    assert match, "ruff-pre-commit is missing from .pre-commit-config.yaml"
+    assert match.group(1) == locked_version("ruff"), "update rev: to the ruff in uv.lock"
+
+
+def test_pre_commit_mypy_comes_from_the_lock():
+    config = (ROOT / ".pre-commit-config.yaml").read_text()
+    assert "entry: uv run --frozen mypy" in config
+
+
+def test_scripts_have_lf_line_endings_and_are_executable():
+    scripts = [*(ROOT / "scripts").iterdir(), ROOT / ".ci" / "run", ROOT / "tests/nix/check"]
+    for script in scripts:
+        assert b"\r" not in script.read_bytes(), f"{script} has CRLF line endings"
+        if script.name != "lib.sh":
+            assert script.stat().st_mode & 0o111, f"{script} is not executable"
+
+
+def test_every_env_variable_is_documented_in_env_example():
+    documented = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    files = ("docker-compose.yml", "compose.debug.yml")
+    lines = [line for f in files for line in (ROOT / f).read_text().splitlines()]
+    code = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+    used = set(re.findall(r"\$\{([A-Z_]+)[:}]", code))
+    # Set by the Makefile, not by people.
+    computed = {"APP_UID", "APP_GID", "DEPS_HASH", "DEV_IMAGE"}
+    assert used - computed <= documented, "document these in .env.example"
