@@ -78,6 +78,10 @@ debug: image ## Restart web and worker under debugpy (attach on 5678 / 5679; mak
 doctor: ## Check Docker, Compose, make, ports, .env, line endings, disk, UID/GID; say how to fix
 	@MAKE_VERSION=$(MAKE_VERSION) scripts/doctor
 
+.PHONY: run
+run: image ## Run a command in a one-off dev container (CMD="flask --app app.wsgi routes")
+	$(RUN) $(CMD)
+
 .PHONY: shell
 shell: ## Open a shell in the running web container
 	$(COMPOSE) exec $(TTY) web bash
@@ -141,6 +145,10 @@ fmt: image ## Format the code and apply safe lint fixes
 .PHONY: nix-check
 nix-check: ## Test flake.nix, flake.lock and .envrc offline (needs nix and direnv on the host)
 	@tests/nix/check
+
+.PHONY: host-check
+host-check: ## Test the developer experience on this host: doctor, .env, two checkouts, backups, UIDs
+	@tests/host/check
 
 .PHONY: lock
 lock: image ## Update uv.lock after changing dependencies in pyproject.toml
