@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def locked_version(package: str) -> str:
     lock = tomllib.loads((ROOT / "uv.lock").read_text())
-    return next(p["version"] for p in lock["package"] if p["name"] == package)
+    version: str = next(p["version"] for p in lock["package"] if p["name"] == package)
+    return version
 
 
 def test_pre_commit_ruff_is_the_locked_ruff():
