@@ -1,11 +1,13 @@
-"""Outgoing email: every message leaves through `send_email`, over SMTP."""
+"""Outgoing email: every message leaves through a Mailer, over SMTP; `send_email` for one."""
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import make_msgid
+from types import TracebackType
 
 from flask import current_app
 
@@ -18,19 +20,65 @@ def build_message(
     text: str,
     html: str | None = None,
     headers: Mapping[str, str] | None = None,
+    message_id: str | None = None,
 ) -> EmailMessage:
-    """A multipart message from the configured sender: a text part, and an HTML one if given."""
+    """A multipart message from the configured sender: a text part, and an HTML one if given.
+
+    A `message_id` that is stable for one logical message lets mail clients recognise a copy.
+    """
     message = EmailMessage()
     message["From"] = current_app.config["MAIL_FROM"]
     message["To"] = to
     message["Subject"] = subject
-    message["Message-ID"] = make_msgid(domain="tidings")
+    message["Message-ID"] = message_id or make_msgid(domain="tidings")
     for name, value in (headers or {}).items():
         message[name] = value
     message.set_content(text)
     if html is not None:
         message.add_alternative(html, subtype="html")
     return message
+
+
+class Mailer:
+    """One SMTP connection for many messages, opened on first use, reopened after a failure."""
+
+    def __init__(self) -> None:
+        self._smtp: smtplib.SMTP | None = None
+
+    def send(self, message: EmailMessage) -> None:
+        """Return once the SMTP server has accepted `message`; raise if it did not."""
+        try:
+            if self._smtp is None:
+                self._smtp = _connect()
+            self._smtp.send_message(message)
+        except (smtplib.SMTPException, OSError):
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Say goodbye to the server, if connected; a dead connection is just dropped."""
+        if self._smtp is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self._smtp.quit()
+            self._smtp = None
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _connect() -> smtplib.SMTP:
+    config = current_app.config
+    smtp = smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=config["SMTP_TIMEOUT"])
+    if config["SMTP_STARTTLS"]:
+        smtp.starttls()
+    if config["SMTP_USERNAME"]:
+        smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
+    return smtp
 
 
 def send_email(
@@ -41,16 +89,9 @@ def send_email(
     headers: Mapping[str, str] | None = None,
 ) -> str:
     """Send one message and return its Message-ID once the SMTP server has accepted it."""
-    config = current_app.config
     message = build_message(to, subject, text, html, headers)
-    with smtplib.SMTP(
-        config["SMTP_HOST"], config["SMTP_PORT"], timeout=config["SMTP_TIMEOUT"]
-    ) as smtp:
-        if config["SMTP_STARTTLS"]:
-            smtp.starttls()
-        if config["SMTP_USERNAME"]:
-            smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
-        smtp.send_message(message)
+    with Mailer() as mailer:
+        mailer.send(message)
     return str(message["Message-ID"])
 
 

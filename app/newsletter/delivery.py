@@ -2,9 +2,13 @@
 
 Publishing writes one delivery row per confirmed subscriber (unique per issue and
 subscriber), then queues `deliver_issue`. Each delivery is sent in its own transaction,
-holding its row lock (FOR UPDATE SKIP LOCKED) while the SMTP server takes the message and
-marked sent before the lock is released: a worker killed mid-way leaves the row pending,
-and the next worker sends it; parallel workers never pick the same row.
+holding its row lock (FOR UPDATE SKIP LOCKED) while the SMTP server takes the message, and
+is marked sent the moment the server accepts it: a worker killed mid-way leaves the rest
+pending for the next worker, and parallel workers never pick the same row.
+
+SMTP cannot tell a client that died before hearing "250 OK" whether its message was kept,
+so a worker killed in the millisecond between the server's acceptance and the commit sends
+that one message again. It carries the same Message-ID both times, so clients show one.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import smtplib
 import time
 from datetime import UTC, datetime
+from email.message import EmailMessage
 
 from flask import current_app, render_template
 from huey import crontab
@@ -21,7 +26,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.database import session
 from app.jobs import on_consumer_start, periodic_task, task
-from app.mail import send_email
+from app.mail import Mailer, build_message
 from app.newsletter.models import Delivery, DeliveryStatus, Issue, IssueStatus
 from app.subscriptions.models import Subscriber, SubscriberStatus
 from app.subscriptions.tokens import Purpose, make_token, public_link
@@ -59,28 +64,32 @@ def publish(issue_id: int) -> bool:
 def deliver_pending(issue_id: int, limit: int) -> int:
     """Attempt up to `limit` pending deliveries of the issue, each once; return how many."""
     attempted: list[int] = []
-    pause = (
-        1 / current_app.config["MAIL_RATE_LIMIT"] if current_app.config["MAIL_RATE_LIMIT"] else 0
-    )
-    while len(attempted) < limit:
-        delivery = session().scalar(
-            select(Delivery)
-            .where(Delivery.issue_id == issue_id, Delivery.status == DeliveryStatus.PENDING)
-            .where(Delivery.id.not_in(attempted))
-            .order_by(Delivery.id)
-            .limit(1)
-            .with_for_update(skip_locked=True, of=Delivery)
-        )
-        if delivery is None:
-            break
-        attempted.append(delivery.id)
-        _attempt(delivery)
-        session().commit()
-        time.sleep(pause)
+    rate = current_app.config["MAIL_RATE_LIMIT"]
+    with Mailer() as mailer:
+        while len(attempted) < limit and _deliver_next(issue_id, attempted, mailer):
+            time.sleep(1 / rate if rate else 0)
     return len(attempted)
 
 
-def _attempt(delivery: Delivery) -> None:
+def _deliver_next(issue_id: int, attempted: list[int], mailer: Mailer) -> bool:
+    """Lock, send and record the next pending delivery not attempted yet; False if none."""
+    delivery = session().scalar(
+        select(Delivery)
+        .where(Delivery.issue_id == issue_id, Delivery.status == DeliveryStatus.PENDING)
+        .where(Delivery.id.not_in(attempted))
+        .order_by(Delivery.id)
+        .limit(1)
+        .with_for_update(skip_locked=True, of=Delivery)
+    )
+    if delivery is None:
+        return False
+    attempted.append(delivery.id)
+    _attempt(delivery, mailer)
+    session().commit()
+    return True
+
+
+def _attempt(delivery: Delivery, mailer: Mailer) -> None:
     """Send one delivery and record the outcome on its row (not yet committed)."""
     delivery.attempts += 1
     if delivery.subscriber.status is not SubscriberStatus.CONFIRMED:
@@ -88,7 +97,7 @@ def _attempt(delivery: Delivery) -> None:
         delivery.last_error = "subscriber unsubscribed before delivery"
         return
     try:
-        send_email(*_issue_email(delivery))
+        mailer.send(_issue_email(delivery))
     except (smtplib.SMTPException, OSError) as exc:
         delivery.last_error = f"{type(exc).__name__}: {exc}"[:500]
         if delivery.attempts >= MAX_ATTEMPTS:
@@ -100,8 +109,8 @@ def _attempt(delivery: Delivery) -> None:
     delivery.last_error = None
 
 
-def _issue_email(delivery: Delivery) -> tuple[str, str, str, str, dict[str, str]]:
-    """send_email's arguments for one delivery, with the subscriber's own unsubscribe link."""
+def _issue_email(delivery: Delivery) -> EmailMessage:
+    """The issue as emailed to one subscriber, with their own unsubscribe link."""
     issue, subscriber = delivery.issue, delivery.subscriber
     unsubscribe_url = public_link(f"/unsubscribe/{make_token(Purpose.UNSUBSCRIBE, subscriber)}")
     context = {"issue": issue, "unsubscribe_url": unsubscribe_url}
@@ -109,12 +118,13 @@ def _issue_email(delivery: Delivery) -> tuple[str, str, str, str, dict[str, str]
         "List-Unsubscribe": f"<{unsubscribe_url}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
-    return (
+    return build_message(
         subscriber.email,
         issue.subject,
         render_template("email/issue.txt", **context),
         render_template("email/issue.html", **context),
         headers,
+        message_id=f"<issue-{issue.id}.subscriber-{subscriber.id}@tidings>",
     )
 
 
