@@ -77,6 +77,27 @@ def test_invalid_issues_are_422_naming_the_field(client, body, field):
     assert response.get_json()["field"] == field
 
 
+@pytest.mark.parametrize(
+    ("data", "content_type", "status"),
+    [
+        ('{"subject": "s", "body": ', "application/json", 400),
+        ('"just a string"', "application/json", 400),
+        ("subject=s&body=b", "application/x-www-form-urlencoded", 415),
+        ('{"subject": "s", "body": "' + "x" * 70_000 + '"}', "application/json", 413),
+    ],
+)
+def test_malformed_or_oversized_issue_bodies_get_a_clear_4xx(client, data, content_type, status):
+    response = client.post("/api/issues", data=data, content_type=content_type, headers=ADMIN)
+    assert response.status_code == status
+    assert response.get_json()["error"]
+
+
+def test_sql_metacharacters_are_stored_as_text(client):
+    subject = "Robert'); DROP TABLE issues;--"
+    issue_id = create_issue(client, subject=subject)
+    assert client.get(f"/api/issues/{issue_id}", headers=ADMIN).get_json()["subject"] == subject
+
+
 def test_unknown_issue_is_a_json_404(client):
     response = client.get("/api/issues/999999", headers=ADMIN)
     assert response.status_code == 404
