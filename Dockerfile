@@ -80,4 +80,6 @@ USER app
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
     CMD ["python", "-m", "app.probe", "web"]
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-", "app.wsgi:app"]
+# --preload builds the app once, in the master: a configuration error stops the container
+# with its message (workers would otherwise be respawned forever), and workers share memory.
+CMD ["gunicorn", "--preload", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-", "app.wsgi:app"]
