@@ -26,7 +26,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH
 # The user comes before any dependency layer so that a UID change rebuilds little;
-# -o tolerates host GIDs that already exist in the image (macOS's 20 "staff" is "dialout").
+# --non-unique tolerates host IDs the image already uses (macOS's GID 20 is "dialout" here).
 ARG UID=1000
 ARG GID=1000
 RUN groupadd --non-unique --gid "${GID}" app \
