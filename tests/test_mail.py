@@ -19,6 +19,8 @@ def test_send_email_delivers_text_and_html_parts(app):
     assert message["Text"].strip() == "Plain body"
     assert "<p>HTML body</p>" in message["HTML"]
     assert message["MessageID"] == message_id.strip("<>")
+    listed = mailpit.get(app, "/api/v1/messages?limit=0")["messages"]
+    assert message["ID"] in {summary["ID"] for summary in listed}
 
 
 def test_worker_sends_a_queued_email(app, start_worker):
