@@ -206,7 +206,8 @@ def test_archive_renders_from_the_database_when_the_cache_is_down(make_app):
     assert client.get("/readyz").get_json()["checks"]["cache"] == "unavailable"
 
 
-def test_seed_adds_samples_once(app):
+def test_seed_adds_samples_once(app, client):
+    assert "Welcome to Tidings" not in client.get("/").get_data(as_text=True)  # now cached
     runner = app.test_cli_runner()
     first = runner.invoke(args=["seed"])
     second = runner.invoke(args=["seed"])
@@ -216,3 +217,4 @@ def test_seed_adds_samples_once(app):
     with app.app_context():
         assert session().scalar(select(func.count()).select_from(Subscriber)) == 10
         assert session().scalar(select(func.count()).select_from(Delivery)) == 16
+    assert "Welcome to Tidings" in client.get("/").get_data(as_text=True)

@@ -10,7 +10,7 @@ from werkzeug.exceptions import NotFound, Unauthorized
 
 from app.api import json_object, text_field
 from app.database import session
-from app.newsletter import archive, delivery
+from app.newsletter import delivery
 from app.newsletter.models import (
     MAX_BODY_LENGTH,
     MAX_SUBJECT_LENGTH,
@@ -50,8 +50,6 @@ def publish_issue(issue_id: int) -> tuple[dict[str, object], int]:
     """Publish a draft and start its delivery (202); a second publish changes nothing (200)."""
     get_issue(issue_id)
     published = delivery.publish(issue_id)
-    if published:
-        archive.forget_pages()
     return describe(get_issue(issue_id)), 202 if published else 200
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert
 from app.database import session
 from app.jobs import on_consumer_start, periodic_task, task
 from app.mail import Mailer, build_message
+from app.newsletter import archive
 from app.newsletter.models import Delivery, DeliveryStatus, Issue, IssueStatus
 from app.subscriptions.models import Subscriber, SubscriberStatus
 from app.subscriptions.tokens import Purpose, make_token, public_link
@@ -39,7 +40,8 @@ BATCH_SIZE = 100
 
 
 def publish(issue_id: int) -> bool:
-    """Publish a draft and queue its delivery; False (and nothing done) if it was not a draft."""
+    """Publish a draft, refresh the archive and queue delivery; False (nothing done) if it
+    was not a draft."""
     published = session().scalar(
         update(Issue)
         .where(Issue.id == issue_id, Issue.status == IssueStatus.DRAFT)
@@ -57,6 +59,7 @@ def publish(issue_id: int) -> bool:
         .on_conflict_do_nothing()
     )
     session().commit()
+    archive.forget_pages()
     deliver_issue(issue_id)
     return True
 
