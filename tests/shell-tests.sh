@@ -32,6 +32,12 @@ run_requested_test() {
 	fi
 }
 
+# Copy the checkout's tracked files (as a fresh clone would have them) into directory $1.
+copy_tracked_files() {
+	(cd "$(dirname "${BASH_SOURCE[0]}")/.." &&
+		git ls-files -z | xargs -0 cp --parents --target-directory "$1")
+}
+
 # The closing line CI reads; the exit status says whether everything passed.
 report() {
 	printf '\n%d passed, %d failed\n' "$passed" "$failed"
