@@ -25,9 +25,9 @@ compose_test() {
 		--file docker-compose.yml --file compose.test.yml "$@"
 }
 
-# The value of KEY in .env (the last assignment wins, as in Compose), or DEFAULT.
+# The value of KEY in FILE (default .env; the last assignment wins, as in Compose), or DEFAULT.
 env_value() {
 	local value
-	value=$(sed -n "s/^$1=//p" .env 2>/dev/null | tail -n 1)
+	value=$(sed -n "s/^$1=//p" "${3:-.env}" 2>/dev/null | tail -n 1)
 	printf '%s' "${value:-$2}"
 }
