@@ -10,6 +10,11 @@ fi
 
 step() { printf '%s==> %s%s\n' "$_bold" "$*" "$_reset"; }
 ok() { printf '%s✔ %s%s\n' "$_green" "$*" "$_reset"; }
+# warn MESSAGE [ADVICE]: something to know that does not stop anything.
+warn() {
+	printf '! %s\n' "$1" >&2
+	[ -z "${2:-}" ] || printf '    %s\n' "$2" >&2
+}
 fail() { printf '%s✘ %s%s\n' "$_red" "$*" "$_reset" >&2; }
 die() {
 	fail "$*"
@@ -31,3 +36,22 @@ env_value() {
 	value=$(sed -n "s/^$1=//p" "${3:-.env}" 2>/dev/null | tail -n 1)
 	printf '%s' "${value:-$2}"
 }
+
+# This checkout's Compose project, which names its containers, volumes and dev image:
+# - .env's COMPOSE_PROJECT_NAME, which init-env writes, so a plain `docker compose` agrees;
+# - before there is a .env: the directory's name and a hash of its path, so two clones
+#   both called "tidings" never share a database; init-env writes this one;
+# - an older .env without the key: the directory's name, as Compose itself would use.
+project_name() {
+	local path name
+	name=$(env_value COMPOSE_PROJECT_NAME "")
+	if [ -z "$name" ]; then
+		path=$(pwd -P)
+		name=$(basename "$path" | tr '[:upper:]' '[:lower:]' | tr -cd 'a-z0-9_-')
+		[ -f .env ] || name="${name:-tidings}-$(printf '%x' "$(printf '%s' "$path" | cksum | cut -d' ' -f1)")"
+	fi
+	printf '%s\n' "$name"
+}
+# Scripts run on their own (not from make) find the same project as make does.
+COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-$(project_name)}
+export COMPOSE_PROJECT_NAME

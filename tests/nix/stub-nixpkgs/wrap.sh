@@ -1,6 +1,8 @@
 # Builder of a stub package: for each "command=host command line" in $commands, write
 # $out/bin/command, which execs the host command found in $hostDirs (or fails clearly).
 # shellcheck shell=sh
+# Nix sets out, commands and hostDirs from the derivation's attributes.
+# shellcheck disable=SC2154
 set -eu
 PATH=/usr/bin:/bin
 mkdir -p "$out/bin"
