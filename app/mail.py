@@ -39,6 +39,22 @@ def build_message(
     return message
 
 
+class MailError(Exception):
+    """The SMTP server did not accept a message."""
+
+
+class MessageRefusedError(MailError):
+    """The server refused this message (its recipient or content); others may still go."""
+
+
+class MailServerUnavailableError(MailError):
+    """The server could not be reached or would not take mail from us: no message's fault."""
+
+
+# What the server says about one message; anything else concerns every message.
+_REFUSALS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPNotSupportedError)
+
+
 class Mailer:
     """One SMTP connection for many messages, opened on first use, reopened after a failure."""
 
@@ -46,14 +62,19 @@ class Mailer:
         self._smtp: smtplib.SMTP | None = None
 
     def send(self, message: EmailMessage) -> None:
-        """Return once the SMTP server has accepted `message`; raise if it did not."""
+        """Return once the SMTP server has accepted `message`.
+
+        Raises MessageRefusedError or MailServerUnavailableError, naming what the server said.
+        """
         try:
             if self._smtp is None:
                 self._smtp = _connect()
             self._smtp.send_message(message)
-        except (smtplib.SMTPException, OSError):
+        except _REFUSALS as exc:
+            raise MessageRefusedError(_describe(exc)) from exc
+        except (smtplib.SMTPException, OSError) as exc:
             self.close()
-            raise
+            raise MailServerUnavailableError(_describe(exc)) from exc
 
     def close(self) -> None:
         """Say goodbye to the server, if connected; a dead connection is just dropped."""
@@ -69,6 +90,21 @@ class Mailer:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _describe(exc: Exception) -> str:
+    """What went wrong, in the server's words where it gave some: `550 5.1.1 no such user`."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(
+            f"{_reply(code, text)} ({address})" for address, (code, text) in exc.recipients.items()
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return _reply(exc.smtp_code, exc.smtp_error)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    return f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
 
 
 def _connect() -> smtplib.SMTP:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import socketserver
+import threading
+from collections.abc import Iterator
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 import pytest
+from huey.exceptions import RetryTask
 from sqlalchemy import func, select, update
 
 from app.database import session
@@ -147,22 +152,80 @@ def test_delivery_sends_text_and_escaped_html_with_an_unsubscribe_link(app, clie
     assert deliveries(app, issue_id) == {people["eve"]: DeliveryStatus.SENT}
 
 
-def test_smtp_failures_retry_then_fail_with_the_reason(make_app):
-    app = make_app(SMTP_PORT="1")
+class RefusingSMTPSession(socketserver.StreamRequestHandler):
+    """An SMTP server's side of a session that refuses every recipient, as a real server
+    refuses an unknown mailbox (Mailpit accepts everything)."""
+
+    REPLIES: ClassVar[dict[bytes, bytes]] = {
+        b"EHLO": b"250 refuser",
+        b"RCPT": b"550 5.1.1 no such mailbox",
+        b"QUIT": b"221 bye",
+    }
+
+    def handle(self) -> None:
+        self.wfile.write(b"220 refuser ESMTP\r\n")
+        for line in self.rfile:
+            verb = line[:4].upper()
+            self.wfile.write(self.REPLIES.get(verb, b"250 ok") + b"\r\n")
+            if verb == b"QUIT":
+                return
+
+
+@pytest.fixture
+def refusing_smtp_port() -> Iterator[int]:
+    """The port of a RefusingSMTPSession server on 127.0.0.1."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), RefusingSMTPSession)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def publish_new_issue() -> int:
+    """Create and publish an issue (in an app context); its id."""
+    issue = Issue(subject="s", body="b")
+    session().add(issue)
+    session().commit()
+    delivery.publish(issue.id)
+    return issue.id
+
+
+def test_a_refused_message_is_retried_then_failed_with_the_reason(make_app, refusing_smtp_port):
+    app = make_app(SMTP_HOST="127.0.0.1", SMTP_PORT=str(refusing_smtp_port))
     add_subscribers(app, fay=SubscriberStatus.CONFIRMED)
     with app.app_context():
-        issue = Issue(subject="s", body="b")
-        session().add(issue)
-        session().commit()
-        delivery.publish(issue.id)
+        issue_id = publish_new_issue()
         for attempt in range(1, delivery.MAX_ATTEMPTS + 1):
-            assert delivery.deliver_pending(issue.id, limit=10) == 1
-            row = session().scalars(select(Delivery).where(Delivery.issue_id == issue.id)).one()
+            assert delivery.deliver_pending(issue_id, limit=10) == 1
+            row = session().scalars(select(Delivery).where(Delivery.issue_id == issue_id)).one()
             session().refresh(row)
             assert row.attempts == attempt
-            assert "ConnectionRefusedError" in (row.last_error or "")
+            assert "550 5.1.1 no such mailbox" in (row.last_error or "")
         assert row.status is DeliveryStatus.FAILED
-        assert delivery.deliver_pending(issue.id, limit=10) == 0
+        assert delivery.deliver_pending(issue_id, limit=10) == 0
+
+
+def test_an_unreachable_mail_server_pauses_delivery_and_charges_no_one(app):
+    people = add_subscribers(app, gil=SubscriberStatus.CONFIRMED, hal=SubscriberStatus.CONFIRMED)
+    mailpit_port = app.config["SMTP_PORT"]
+    app.config["SMTP_PORT"] = 1  # nothing listens there: the mail server is down
+    with app.app_context():
+        issue_id = publish_new_issue()
+        for _ in range(delivery.MAX_ATTEMPTS + 1):
+            assert delivery.deliver_pending(issue_id, limit=10) == 0
+        with pytest.raises(RetryTask):
+            delivery.deliver_issue.call_local(issue_id)
+        rows = session().scalars(select(Delivery).where(Delivery.issue_id == issue_id)).all()
+        assert [(row.status, row.attempts) for row in rows] == [(DeliveryStatus.PENDING, 0)] * 2
+    app.config["SMTP_PORT"] = mailpit_port  # and back
+    with app.app_context():
+        assert delivery.deliver_pending(issue_id, limit=10) == 2
+    assert deliveries(app, issue_id) == {
+        people["gil"]: DeliveryStatus.SENT,
+        people["hal"]: DeliveryStatus.SENT,
+    }
+    assert len(mailpit.wait_for_messages(app, people["gil"])) == 1
 
 
 def test_subscriber_who_left_before_delivery_gets_nothing(app, client):

@@ -9,11 +9,14 @@ pending for the next worker, and parallel workers never pick the same row.
 SMTP cannot tell a client that died before hearing "250 OK" whether its message was kept,
 so a worker killed in the millisecond between the server's acceptance and the commit sends
 that one message again. It carries the same Message-ID both times, so clients show one.
+
+A refused message counts as an attempt against its delivery, which fails after
+MAX_ATTEMPTS. An unreachable mail server counts against no one: the batch stops, every
+delivery stays pending, and the task retries with backoff (then the periodic resume does).
 """
 
 from __future__ import annotations
 
-import smtplib
 import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -26,7 +29,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.database import session
 from app.jobs import on_consumer_start, periodic_task, task
-from app.mail import Mailer, build_message
+from app.mail import Mailer, MailServerUnavailableError, MessageRefusedError, build_message
 from app.newsletter import archive
 from app.newsletter.models import Delivery, DeliveryStatus, Issue, IssueStatus
 from app.subscriptions.models import Subscriber, SubscriberStatus
@@ -65,17 +68,26 @@ def publish(issue_id: int) -> bool:
 
 
 def deliver_pending(issue_id: int, limit: int) -> int:
-    """Attempt up to `limit` pending deliveries of the issue, each once; return how many."""
+    """Attempt up to `limit` pending deliveries of the issue, each once; return how many.
+
+    Stops early, without counting the unsent one, if the mail server is unavailable.
+    """
     attempted: list[int] = []
     rate = current_app.config["MAIL_RATE_LIMIT"]
     with Mailer() as mailer:
-        while len(attempted) < limit and _deliver_next(issue_id, attempted, mailer):
-            time.sleep(1 / rate if rate else 0)
+        try:
+            while len(attempted) < limit and _deliver_next(issue_id, attempted, mailer):
+                time.sleep(1 / rate if rate else 0)
+        except MailServerUnavailableError as exc:
+            current_app.logger.warning("issue %s: delivery paused, %s", issue_id, exc)
     return len(attempted)
 
 
 def _deliver_next(issue_id: int, attempted: list[int], mailer: Mailer) -> bool:
-    """Lock, send and record the next pending delivery not attempted yet; False if none."""
+    """Lock, send and record the next pending delivery not attempted yet; False if none.
+
+    Raises MailServerUnavailableError with the delivery left as it was.
+    """
     delivery = session().scalar(
         select(Delivery)
         .where(Delivery.issue_id == issue_id, Delivery.status == DeliveryStatus.PENDING)
@@ -86,9 +98,13 @@ def _deliver_next(issue_id: int, attempted: list[int], mailer: Mailer) -> bool:
     )
     if delivery is None:
         return False
-    attempted.append(delivery.id)
-    _attempt(delivery, mailer)
+    try:
+        _attempt(delivery, mailer)
+    except MailServerUnavailableError:
+        session().rollback()
+        raise
     session().commit()
+    attempted.append(delivery.id)
     return True
 
 
@@ -101,8 +117,8 @@ def _attempt(delivery: Delivery, mailer: Mailer) -> None:
         return
     try:
         mailer.send(_issue_email(delivery))
-    except (smtplib.SMTPException, OSError) as exc:
-        delivery.last_error = f"{type(exc).__name__}: {exc}"[:500]
+    except MessageRefusedError as exc:
+        delivery.last_error = str(exc)[:500]
         if delivery.attempts >= MAX_ATTEMPTS:
             delivery.status = DeliveryStatus.FAILED
         current_app.logger.warning("delivery %s failed: %s", delivery.id, delivery.last_error)
