@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import api, cache, database, errors, health, jobs
 from app.newsletter import admin, archive, seed
@@ -32,6 +33,11 @@ def configure(app: Flask, env: Mapping[str, str]) -> None:
     settings = load_settings(env)
     app.config.from_mapping(settings.to_config())
     app.logger.setLevel(settings.log_level)
+    if settings.trusted_proxies:
+        # The client's address and scheme as the proxies in front saw them. Only as many
+        # X-Forwarded-* hops as there are proxies: anything further left a client can forge.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def create_app_or_exit() -> Flask:

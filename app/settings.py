@@ -49,6 +49,7 @@ class Settings:
     subscribe_rate_limit: int
     mail_rate_limit: int
     page_cache_seconds: int
+    trusted_proxies: int
 
     def to_config(self) -> dict[str, Any]:
         """The settings as Flask config keys, plus the Flask flags they imply."""
@@ -181,6 +182,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         "subscribe_rate_limit": read.get("SUBSCRIBE_RATE_LIMIT", int_between(1, 10_000), "10"),
         "mail_rate_limit": read.get("MAIL_RATE_LIMIT", int_between(0, 10_000), default="0"),
         "page_cache_seconds": read.get("PAGE_CACHE_SECONDS", int_between(0, 86_400), "300"),
+        "trusted_proxies": read.get("TRUSTED_PROXIES", int_between(0, 5), default="0"),
     }
     if read.problems:
         raise SettingsError(read.problems)

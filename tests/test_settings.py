@@ -53,6 +53,7 @@ def test_defaults_apply_to_optional_variables():
         ("LOG_LEVEL", "loud", "one of DEBUG"),
         ("SECRET_KEY", "change-me", "at least 32 characters"),
         ("ADMIN_TOKEN", "short", "at least 32 characters"),
+        ("TRUSTED_PROXIES", "9", "between 0 and 5"),
     ],
 )
 def test_bad_variable_is_named_with_the_reason(name, value, message):

@@ -159,6 +159,22 @@ def test_subscriptions_are_rate_limited_per_client(make_app):
     assert other.status_code == 422
 
 
+@pytest.mark.parametrize(("proxies", "limited"), [("0", True), ("1", False)])
+def test_behind_trusted_proxies_the_limit_is_per_forwarded_client(make_app, proxies, limited):
+    client = make_app(SUBSCRIBE_RATE_LIMIT="1", TRUSTED_PROXIES=proxies).test_client()
+    answers = [
+        client.post(
+            API,
+            json={"email": "x"},
+            environ_base={"REMOTE_ADDR": "10.0.0.2"},  # the proxy
+            headers={"X-Forwarded-For": f"192.0.2.{client_number}"},
+        ).status_code
+        for client_number in (1, 2)
+    ]
+    # Without TRUSTED_PROXIES the header is ignored: anyone could send it.
+    assert answers == ([422, 429] if limited else [422, 422])
+
+
 def test_subscribe_form_accepts_an_address(app, client):
     response = client.post("/subscribe", data={"email": "form@example.org"})
     assert response.status_code == 202
