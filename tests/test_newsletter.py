@@ -65,6 +65,24 @@ def test_create_issue_makes_a_draft(client):
     assert shown["deliveries"] == {"pending": 0, "sent": 0, "failed": 0}
 
 
+def test_issues_are_listed_newest_first_with_their_delivery_counts(app, client):
+    add_subscribers(app, ivy=SubscriberStatus.CONFIRMED, jon=SubscriberStatus.CONFIRMED)
+    published = create_issue(client, subject="Published")
+    draft = create_issue(client, subject="Draft")
+    client.post(f"/api/issues/{published}/publish", headers=ADMIN)
+    response = client.get("/api/issues", headers=ADMIN)
+    assert response.status_code == 200
+    listed = [
+        (issue["id"], issue["subject"], issue["status"], issue["deliveries"])
+        for issue in response.get_json()["issues"]
+    ]
+    none = {"pending": 0, "sent": 0, "failed": 0}
+    assert listed == [
+        (draft, "Draft", "draft", none),
+        (published, "Published", "published", {**none, "pending": 2}),
+    ]
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

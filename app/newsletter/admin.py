@@ -1,8 +1,9 @@
-"""The admin API: create, publish and inspect issues. Bearer ADMIN_TOKEN on every call."""
+"""The admin API: create, list, publish and inspect issues. Bearer ADMIN_TOKEN on every call."""
 
 from __future__ import annotations
 
 import hmac
+from collections import defaultdict
 
 from flask import Blueprint, current_app, request
 from sqlalchemy import func, select
@@ -45,6 +46,14 @@ def create_issue() -> tuple[dict[str, object], int]:
     return describe(issue), 201
 
 
+@bp.get("")
+def list_issues() -> dict[str, object]:
+    """Every issue, newest first, with its delivery counts."""
+    issues = session().scalars(select(Issue).order_by(Issue.id.desc())).all()
+    counts = delivery_counts([issue.id for issue in issues])
+    return {"issues": [describe(issue, counts[issue.id]) for issue in issues]}
+
+
 @bp.post("/<int:issue_id>/publish")
 def publish_issue(issue_id: int) -> tuple[dict[str, object], int]:
     """Publish a draft and start its delivery (202); a second publish changes nothing (200)."""
@@ -69,14 +78,23 @@ def get_issue(issue_id: int) -> Issue:
     return issue
 
 
-def describe(issue: Issue) -> dict[str, object]:
-    """The issue as the API shows it."""
-    query = (
-        select(Delivery.status, func.count())
-        .where(Delivery.issue_id == issue.id)
-        .group_by(Delivery.status)
+def delivery_counts(issue_ids: list[int]) -> defaultdict[int, dict[DeliveryStatus, int]]:
+    """Per issue, how many of its deliveries are in each status (absent: none)."""
+    rows = session().execute(
+        select(Delivery.issue_id, Delivery.status, func.count())
+        .where(Delivery.issue_id.in_(issue_ids))
+        .group_by(Delivery.issue_id, Delivery.status)
     )
-    counts = dict(session().execute(query).all())
+    counts: defaultdict[int, dict[DeliveryStatus, int]] = defaultdict(dict)
+    for issue_id, status, count in rows:
+        counts[issue_id][status] = count
+    return counts
+
+
+def describe(issue: Issue, counts: dict[DeliveryStatus, int] | None = None) -> dict[str, object]:
+    """The issue as the API shows it (`counts` from delivery_counts, else looked up)."""
+    if counts is None:
+        counts = delivery_counts([issue.id])[issue.id]
     return {
         "id": issue.id,
         "subject": issue.subject,
