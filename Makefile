@@ -83,8 +83,8 @@ run: image ## Run a command in a one-off dev container (CMD="flask --app app.wsg
 	$(RUN) $(CMD)
 
 .PHONY: shell
-shell: ## Open a shell in the running web container
-	$(COMPOSE) exec $(TTY) web bash
+shell: ## Open a shell in the running web container (says if its image is out of date)
+	@scripts/shell
 
 ##@ Database
 
