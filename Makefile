@@ -128,7 +128,11 @@ migration: image ## Generate a migration from the models (M="add x")
 
 .PHONY: test
 test: image ## Run the tests in an isolated throw-away stack (T="tests/test_x.py -k y")
-	@scripts/test $(T)
+	@scripts/test-stack pytest $(T)
+
+.PHONY: bench
+bench: image ## Measure the archive cache and the shared SMTP connection (medians, test stack)
+	@scripts/test-stack python -m tests.benchmark
 
 .PHONY: lint
 lint: image ## Lint: ruff (code and format), hadolint (Dockerfile), shellcheck (scripts)

@@ -60,16 +60,34 @@ def test_env() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def test_database(test_env: dict[str, str]) -> Iterator[str]:
     """Create the test database afresh and migrate it to head; drop it at the end."""
-    url = test_env["DATABASE_URL"]
-    name = urlsplit(url).path.lstrip("/")
+    url = create_test_database(test_env)
+    yield url
+    drop_test_database(test_env)
+
+
+def create_test_database(env: dict[str, str]) -> str:
+    """Create env's DATABASE_URL database afresh, migrated to head; its URL."""
+    drop_test_database(env)
+    url = env["DATABASE_URL"]
+    _as_admin(f'CREATE DATABASE "{_database_name(url)}"')
+    migrate(create_engine(url), "head")
+    return url
+
+
+def drop_test_database(env: dict[str, str]) -> None:
+    """Drop env's DATABASE_URL database, if it exists, whoever is connected."""
+    _as_admin(f'DROP DATABASE IF EXISTS "{_database_name(env["DATABASE_URL"])}" WITH (FORCE)')
+
+
+def _database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/")
+
+
+def _as_admin(statement: str) -> None:
+    """Run `statement` outside a transaction on the configured (not the test) database."""
     admin = create_engine(os.environ["DATABASE_URL"], isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    migrate(create_engine(url), "head")
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(statement))
     admin.dispose()
 
 

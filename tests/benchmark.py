@@ -1,0 +1,115 @@
+"""`make bench`: what the archive cache and the shared SMTP connection buy, in numbers.
+
+Runs against the real services of the throw-away test stack, in the test database and
+Redis database (never the development data). The machine may be busy: every figure is a
+median over several rounds, and each comparison is measured in the same run.
+
+    python -m tests.benchmark [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from flask import Flask
+
+from app import create_app
+from app.database import session
+from app.mail import Mailer, build_message, send_email
+from app.newsletter.models import Issue, IssueStatus
+from tests.conftest import create_test_database, drop_test_database, test_environment
+from tests.mailpit import unique_address
+
+ARCHIVE_ISSUES = 50
+PAGE_REQUESTS = 100
+MESSAGES = 40
+
+
+def median_seconds(action: Callable[[], object], repeat: int) -> float:
+    """The median duration of `repeat` calls of `action`."""
+    durations = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        durations.append(time.perf_counter() - start)
+    return statistics.median(durations)
+
+
+def archive_page(env: dict[str, str], rounds: int) -> tuple[float, float]:
+    """Median seconds per GET / with ARCHIVE_ISSUES published issues: uncached, cached."""
+    results = []
+    for cache_seconds in ("0", "300"):
+        app = create_app({**env, "PAGE_CACHE_SECONDS": cache_seconds})
+        app.extensions["cache"].flushdb()
+        client = app.test_client()
+        client.get("/")  # the first request renders (and, with the cache on, stores) the page
+        get_home = functools.partial(client.get, "/")
+        per_round = [median_seconds(get_home, PAGE_REQUESTS) for _ in range(rounds)]
+        results.append(statistics.median(per_round))
+    return results[0], results[1]
+
+
+def email_rate(app: Flask, rounds: int) -> tuple[float, float]:
+    """Median messages per second: a connection per message (send_email), one shared (Mailer)."""
+
+    def one_connection_each() -> None:
+        for _ in range(MESSAGES):
+            send_email(unique_address("bench"), "Benchmark", "One connection each.")
+
+    def one_shared_connection() -> None:
+        with Mailer() as mailer:
+            for _ in range(MESSAGES):
+                mailer.send(build_message(unique_address("bench"), "Benchmark", "Shared."))
+
+    with app.app_context():
+        each = median_seconds(one_connection_each, rounds)
+        shared = median_seconds(one_shared_connection, rounds)
+    return MESSAGES / each, MESSAGES / shared
+
+
+def add_published_issues(app: Flask, count: int) -> None:
+    with app.app_context():
+        for number in range(count):
+            session().add(
+                Issue(
+                    subject=f"Issue {number}",
+                    body="A paragraph of news. " * 40,
+                    status=IssueStatus.PUBLISHED,
+                    published_at=datetime.now(UTC),
+                )
+            )
+        session().commit()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per figure (default 5)")
+    rounds = parser.parse_args().rounds
+
+    env = test_environment()
+    create_test_database(env)
+    try:
+        app = create_app(env)
+        add_published_issues(app, ARCHIVE_ISSUES)
+        print(f"Medians of {rounds} rounds, measured now, on this machine:")
+        uncached, cached = archive_page(env, rounds)
+        print(
+            f"  GET / with {ARCHIVE_ISSUES} issues  rendered: {uncached * 1000:7.2f} ms   "
+            f"from the cache: {cached * 1000:7.2f} ms   {uncached / cached:5.1f}x faster"
+        )
+        each, shared = email_rate(app, rounds)
+        print(
+            f"  {MESSAGES} emails to Mailpit   connection each: {each:6.0f}/s   "
+            f"one connection: {shared:6.0f}/s   {shared / each:5.1f}x faster"
+        )
+    finally:
+        drop_test_database(env)
+
+
+if __name__ == "__main__":
+    main()
