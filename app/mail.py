@@ -93,11 +93,12 @@ class Mailer:
 
 
 def _describe(exc: Exception) -> str:
-    """What went wrong, in the server's words where it gave some: `550 5.1.1 no such user`."""
+    """What went wrong, in the server's words where it gave some: `550 5.1.1 no such user`.
+
+    Never the addresses: this ends up in logs.
+    """
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return "; ".join(
-            f"{_reply(code, text)} ({address})" for address, (code, text) in exc.recipients.items()
-        )
+        return "; ".join(_reply(code, text) for code, text in exc.recipients.values())
     if isinstance(exc, smtplib.SMTPResponseException):
         return _reply(exc.smtp_code, exc.smtp_error)
     return f"{type(exc).__name__}: {exc}"
