@@ -63,6 +63,7 @@ def test_create_issue_makes_a_draft(client):
     assert shown["status"] == "draft"
     assert shown["subject"] == "Issue one"
     assert shown["deliveries"] == {"pending": 0, "sent": 0, "failed": 0}
+    assert shown["errors"] == []
 
 
 def test_issues_are_listed_newest_first_with_their_delivery_counts(app, client):
@@ -222,6 +223,9 @@ def test_a_refused_message_is_retried_then_failed_with_the_reason(make_app, refu
             assert "550 5.1.1 no such mailbox" in (row.last_error or "")
         assert row.status is DeliveryStatus.FAILED
         assert delivery.deliver_pending(issue_id, limit=10) == 0
+    shown = app.test_client().get(f"/api/issues/{issue_id}", headers=ADMIN).get_json()
+    assert shown["deliveries"] == {"pending": 0, "sent": 0, "failed": 1}
+    assert shown["errors"] == [{"reason": "550 5.1.1 no such mailbox", "deliveries": 1}]
 
 
 def test_an_unreachable_mail_server_pauses_delivery_and_charges_no_one(app):
@@ -256,6 +260,8 @@ def test_subscriber_who_left_before_delivery_gets_nothing(app, client):
         delivery.deliver_pending(issue_id, limit=10)
     assert deliveries(app, issue_id) == {people["gus"]: DeliveryStatus.FAILED}
     assert mailpit.messages_to(app, people["gus"]) == []
+    errors = client.get(f"/api/issues/{issue_id}", headers=ADMIN).get_json()["errors"]
+    assert errors == [{"reason": "subscriber unsubscribed before delivery", "deliveries": 1}]
 
 
 def test_archive_lists_published_issues_newest_first_and_hides_drafts(client):

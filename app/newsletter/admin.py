@@ -64,8 +64,8 @@ def publish_issue(issue_id: int) -> tuple[dict[str, object], int]:
 
 @bp.get("/<int:issue_id>")
 def show_issue(issue_id: int) -> dict[str, object]:
-    """An issue's status and delivery counts."""
-    return describe(get_issue(issue_id))
+    """An issue's status, delivery counts, and why any delivery has not gone out."""
+    return {**describe(get_issue(issue_id)), "errors": delivery_errors(issue_id)}
 
 
 def get_issue(issue_id: int) -> Issue:
@@ -89,6 +89,19 @@ def delivery_counts(issue_ids: list[int]) -> defaultdict[int, dict[DeliveryStatu
     for issue_id, status, count in rows:
         counts[issue_id][status] = count
     return counts
+
+
+def delivery_errors(issue_id: int) -> list[dict[str, object]]:
+    """Each reason the issue's unsent deliveries gave, with how many, commonest first."""
+    count = func.count().label("count")
+    rows = session().execute(
+        select(Delivery.last_error, count)
+        .where(Delivery.issue_id == issue_id, Delivery.status != DeliveryStatus.SENT)
+        .where(Delivery.last_error.is_not(None))
+        .group_by(Delivery.last_error)
+        .order_by(count.desc(), Delivery.last_error)
+    )
+    return [{"reason": reason, "deliveries": number} for reason, number in rows]
 
 
 def describe(issue: Issue, counts: dict[DeliveryStatus, int] | None = None) -> dict[str, object]:
