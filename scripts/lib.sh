@@ -29,6 +29,13 @@ compose_test() {
 	compose --project-name "${COMPOSE_PROJECT_NAME:?}-test" \
 		--file docker-compose.yml --file compose.test.yml "$@"
 }
+# Without a terminal (CI, pipes), `compose run` and `compose exec` must be told -T:
+# pass ${no_tty:+"$no_tty"}.
+# shellcheck disable=SC2034  # used by the scripts that source this file
+if [ -t 0 ] && [ -t 1 ]; then no_tty=""; else no_tty=-T; fi
+
+# The dependency hash (DEPS_HASH) an image, or a container through its image, was built with.
+deps_hash_of() { docker inspect --format '{{ index .Config.Labels "tidings.deps-hash" }}' "$1" 2>/dev/null || true; }
 
 # The value of KEY in FILE (default .env; the last assignment wins, as in Compose), or DEFAULT.
 env_value() {
