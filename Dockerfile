@@ -67,19 +67,21 @@ ARG DEPS_HASH=unknown
 LABEL tidings.deps-hash="${DEPS_HASH}"
 USER app
 EXPOSE 8000
-CMD ["flask", "--app", "app.wsgi", "run", "--host", "0.0.0.0", "--port", "8000", "--reload"]
+CMD ["python", "-m", "devtools.reload", "--hup", "gunicorn", "app.wsgi:app"]
 
 FROM base AS runtime
 COPY --from=builder /opt/venv /opt/venv
 # Owned by root and read-only to the app user: the running service cannot rewrite its code.
-COPY pyproject.toml ./
+COPY pyproject.toml gunicorn.conf.py ./
 COPY migrations ./migrations
 COPY app ./app
 RUN python -m compileall -q app migrations
 USER app
 EXPOSE 8000
-HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["python", "-m", "app.probe", "web"]
-# --preload builds the app once, in the master: a configuration error stops the container
-# with its message (workers would otherwise be respawned forever), and workers share memory.
-CMD ["gunicorn", "--preload", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-", "app.wsgi:app"]
+# Probes every second while starting, then every 30 s (the probe is the standard library only).
+HEALTHCHECK --interval=30s --timeout=3s --start-period=30s --start-interval=1s --retries=3 \
+    CMD ["python", "app/probe.py", "web"]
+# gunicorn.conf.py holds the settings. --preload builds the app once, in the master: a
+# configuration error stops the container with its message (workers would otherwise be
+# respawned forever), and workers share memory.
+CMD ["gunicorn", "--preload", "app.wsgi:app"]

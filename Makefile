@@ -90,7 +90,7 @@ shell: ## Open a shell in the running web container (says if its image is out of
 
 .PHONY: migrate
 migrate: image ## Apply pending database migrations
-	$(COMPOSE) run --rm $(TTY) web alembic upgrade head
+	@scripts/db migrate
 
 .PHONY: psql
 psql: ## Open psql on the dev database

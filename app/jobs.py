@@ -7,12 +7,17 @@ is only bound by `init_app`, so importing a feature never reads configuration or
 from __future__ import annotations
 
 import functools
+import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
 from huey import RedisHuey
 from redis import ConnectionPool
+
+from app.probe import HEARTBEAT_FILE, HEARTBEAT_SECONDS
 
 # Seconds. Reads must outlast the consumer's 1 s blocking pop; connecting must fail fast.
 CONNECT_TIMEOUT = 2.0
@@ -21,6 +26,8 @@ READ_TIMEOUT = 5.0
 huey = RedisHuey("tidings", blocking=True)
 # The app whose context tasks run in: the one the worker (or a test) built last.
 _bound_app: dict[str, Flask] = {}
+# Taken by the first consumer worker to start; never released: one heartbeat per process.
+_heartbeat_started = threading.Lock()
 
 
 def init_app(app: Flask) -> None:
@@ -66,3 +73,19 @@ def on_consumer_start(func: Callable[[], None]) -> Callable[[], None]:
 def broker_ping() -> bool:
     """Whether the broker Redis answers; raises when it cannot be reached."""
     return bool(current_app.extensions["huey"].storage.conn.ping())
+
+
+def _start_heartbeat() -> None:
+    """Beat while this consumer runs: the worker's healthcheck (app/probe.py) reads the beats."""
+    if _heartbeat_started.acquire(blocking=False):
+        threading.Thread(target=_beat, name="heartbeat", daemon=True).start()
+
+
+huey.on_startup("heartbeat")(_start_heartbeat)
+
+
+def _beat() -> None:
+    heartbeat = Path(HEARTBEAT_FILE)
+    while True:
+        heartbeat.touch()
+        time.sleep(HEARTBEAT_SECONDS)

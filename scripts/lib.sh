@@ -34,6 +34,18 @@ compose_test() {
 # shellcheck disable=SC2034  # used by the scripts that source this file
 if [ -t 0 ] && [ -t 1 ]; then no_tty=""; else no_tty=-T; fi
 
+# Seconds since the epoch, to the microsecond where bash has EPOCHREALTIME (5.0 and later).
+now() {
+	local t=${EPOCHREALTIME:-$(date +%s)}
+	printf '%s\n' "${t/,/.}"
+}
+# Seconds, to a tenth, since a time `now` gave.
+elapsed_since() { awk -v from="$1" -v to="$(now)" 'BEGIN { printf "%.1f", to - from }'; }
+
+# A service's container in this checkout's project (Compose names it project-service-1):
+# `docker` on it answers faster than `compose`, which reads the whole configuration first.
+container_of() { printf '%s-%s-1\n' "$COMPOSE_PROJECT_NAME" "$1"; }
+
 # The dependency hash (DEPS_HASH) an image, or a container through its image, was built with.
 deps_hash_of() { docker inspect --format '{{ index .Config.Labels "tidings.deps-hash" }}' "$1" 2>/dev/null || true; }
 
@@ -42,6 +54,17 @@ env_value() {
 	local value
 	value=$(sed -n "s/^$1=//p" "${3:-.env}" 2>/dev/null | tail -n 1)
 	printf '%s' "${value:-$2}"
+}
+
+# Each published port's variable and its default (as in docker-compose.yml).
+# shellcheck disable=SC2034  # used by the scripts that source this file
+published_ports=(WEB_PORT:8000 MAILPIT_UI_PORT:8025 DB_PORT:5432)
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# The first port from $1 on that nothing listens on.
+free_port_from() {
+	local port=$1
+	while port_in_use "$port"; do port=$((port + 1)); done
+	echo "$port"
 }
 
 # This checkout's Compose project, which names its containers, volumes and dev image:

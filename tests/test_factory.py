@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from app import create_app, create_app_or_exit
@@ -48,3 +52,13 @@ def test_wrong_method_is_json_for_programs(client):
     response = client.post("/healthz")
     assert response.status_code == 405
     assert "error" in response.get_json()
+
+
+@pytest.mark.parametrize(("app_env", "debugger"), [("development", True), ("test", False)])
+def test_flask_debug_brings_the_debugger_in_development_only(test_env, app_env, debugger):
+    code = "import app.wsgi; print(type(app.wsgi.app.wsgi_app).__name__)"
+    env = {**os.environ, **test_env, "APP_ENV": app_env, "FLASK_DEBUG": "1"}
+    result = subprocess.run(  # noqa: S603  # a fixed command
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert (result.stdout.strip() == "DebuggedApplication") is debugger

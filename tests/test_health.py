@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from app import create_app, probe
@@ -44,14 +51,59 @@ def test_readyz_names_the_dependency_that_is_down(test_env, dependency):
     app.extensions["db"].engine.dispose()
 
 
-def test_worker_probe_passes_when_the_broker_answers():
+def test_worker_probe_passes_while_the_heartbeat_is_recent(monkeypatch, tmp_path):
+    heartbeat = tmp_path / "heartbeat"
+    heartbeat.touch()
+    monkeypatch.setattr(probe, "HEARTBEAT_FILE", str(heartbeat))
     assert probe.main(["worker"]) == 0
 
 
-def test_worker_probe_fails_when_the_broker_is_down(monkeypatch, capsys):
-    monkeypatch.setenv("BROKER_URL", DOWN["broker"][1])
+def test_worker_probe_fails_when_the_heartbeat_stopped(monkeypatch, tmp_path, capsys):
+    heartbeat = tmp_path / "heartbeat"
+    heartbeat.touch()
+    stale = time.time() - probe.HEARTBEAT_SECONDS * probe.HEARTBEAT_GRACE - 1
+    os.utime(heartbeat, (stale, stale))
+    monkeypatch.setattr(probe, "HEARTBEAT_FILE", str(heartbeat))
     assert probe.main(["worker"]) == 1
-    assert "worker unhealthy" in capsys.readouterr().err
+    assert "last heartbeat was" in capsys.readouterr().err
+
+
+def test_worker_probe_fails_before_the_consumer_started(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(probe, "HEARTBEAT_FILE", str(tmp_path / "never-written"))
+    assert probe.main(["worker"]) == 1
+    assert "has not started" in capsys.readouterr().err
+
+
+def test_a_running_consumer_beats(start_worker):
+    before = time.time()
+    start_worker()
+    deadline = time.monotonic() + 20
+    while not heartbeat_since(before) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert heartbeat_since(before)
+    assert probe.main(["worker"]) == 0
+
+
+def heartbeat_since(moment: float) -> bool:
+    with contextlib.suppress(FileNotFoundError):
+        return Path(probe.HEARTBEAT_FILE).stat().st_mtime >= moment
+    return False
+
+
+def test_web_probe_fails_when_nothing_listens(monkeypatch, capsys):
+    monkeypatch.setattr(probe, "WEB_ADDRESS", ("127.0.0.1", 1))
+    assert probe.main(["web"]) == 1
+    assert "web unhealthy" in capsys.readouterr().err
+
+
+def test_probe_imports_neither_the_app_nor_its_libraries():
+    # The healthcheck runs every few seconds in every container: it must stay cheap.
+    code = "import runpy, sys; runpy.run_path('app/probe.py'); print(sorted(sys.modules))"
+    result = subprocess.run(  # noqa: S603  # a fixed command
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    for heavy in ("'app'", "'flask'", "'sqlalchemy'", "'redis'", "'huey'"):
+        assert heavy not in result.stdout
 
 
 def test_probe_rejects_an_unknown_name(capsys):

@@ -13,7 +13,7 @@ from huey.exceptions import RetryTask
 from sqlalchemy import func, select, update
 
 from app.database import session
-from app.newsletter import delivery
+from app.newsletter import archive, delivery
 from app.newsletter.models import Delivery, DeliveryStatus, Issue
 from app.subscriptions.models import Subscriber, SubscriberStatus
 from tests import mailpit
@@ -285,6 +285,30 @@ def test_archive_pages_are_cached_and_refreshed_on_publish(app, client):
     assert "Fresh issue" not in client.get("/").get_data(as_text=True)
     client.post(f"/api/issues/{issue_id}/publish", headers=ADMIN)
     assert "Fresh issue" in client.get("/").get_data(as_text=True)
+
+
+def test_in_development_a_code_or_template_edit_is_never_hidden_by_the_cache(make_app, monkeypatch):
+    # Stands in for an edit: the source fingerprint is what changes when a file does.
+    client = make_app(APP_ENV="development").test_client()
+    monkeypatch.setattr(archive, "source_fingerprint", lambda root: "before-the-edit")
+    client.get("/")
+    monkeypatch.setattr(archive, "render_template", lambda *args, **kwargs: "after the edit")
+    assert client.get("/").get_data(as_text=True) != "after the edit"  # served from the cache
+    monkeypatch.setattr(archive, "source_fingerprint", lambda root: "after-the-edit")
+    assert client.get("/").get_data(as_text=True) == "after the edit"
+
+
+def test_the_source_fingerprint_follows_every_file(tmp_path):
+    (tmp_path / "templates").mkdir()
+    page = tmp_path / "templates" / "base.html"
+    page.write_text("<p>old</p>")
+    before = archive.source_fingerprint(str(tmp_path))
+    assert archive.source_fingerprint(str(tmp_path)) == before
+    page.write_text("<p>new, and longer</p>")
+    edited = archive.source_fingerprint(str(tmp_path))
+    assert edited != before
+    (tmp_path / "views.py").write_text("")
+    assert archive.source_fingerprint(str(tmp_path)) not in {before, edited}
 
 
 def test_archive_renders_from_the_database_when_the_cache_is_down(make_app):

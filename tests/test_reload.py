@@ -1,63 +1,184 @@
-"""scripts/reload, which restarts the worker on code changes, in both of its modes."""
+"""devtools/reload.py, which gives `web` and `worker` new code when a Python file changes."""
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "reload"
+from devtools.reload import POLLING_MOUNTS, use_polling
+
+ROOT = Path(__file__).resolve().parent.parent
 WAIT_SECONDS = 20
 
 
-def wait_for_line(path: Path, text: str, *, keep_editing: Path | None = None) -> None:
-    """Wait for `text` in `path`; meanwhile re-save `keep_editing`, in case the watcher took
-    its first look at the files only after the first save."""
+def start_reloader(tmp_path: Path, *args: str, polling: str = "false") -> subprocess.Popen[str]:
+    """The reloader running `args` in `tmp_path`, watching it."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "RELOAD_PATHS": str(tmp_path),
+        "RELOAD_POLLING": polling,
+    }
+    return subprocess.Popen(  # noqa: S603  # our own module
+        [sys.executable, "-m", "devtools.reload", *args],
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    """Stop the reloader as Docker does (SIGTERM); what it logged."""
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    return stderr
+
+
+def wait_for(condition, *, keep_editing: Path | None = None) -> None:
+    """Wait for `condition()`; meanwhile re-save `keep_editing`, in case the watcher took its
+    first look at the files only after the first save."""
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
-        if path.exists() and text in path.read_text().splitlines():
+        if condition():
             return
         if keep_editing is not None:
             keep_editing.write_text(keep_editing.read_text())
-        time.sleep(0.5)
-    raise AssertionError(f"{text!r} never appeared in {path}: {path.read_text()!r}")
+        time.sleep(0.2)
+    raise AssertionError("the condition never held")
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def job_module(tmp_path: Path, version: str) -> Path:
+    """A program that appends `version` to runs.log, then waits to be stopped."""
+    job = tmp_path / "job.py"
+    job.write_text(
+        "import pathlib, time\n"
+        f"pathlib.Path('runs.log').open('a').write({version!r} + '\\n')\n"
+        "time.sleep(600)\n"
+    )
+    return job
 
 
 @pytest.mark.parametrize("polling", ["false", "true"])
-def test_command_restarts_with_the_new_code(tmp_path, polling):
-    code = tmp_path / "job.py"
-    log = tmp_path / "runs.log"
-    code.write_text("VERSION = 'old'\n")
-    program = (
-        f"import job, pathlib, time; "
-        f"pathlib.Path({str(log)!r}).open('a').write(job.VERSION + '\\n'); time.sleep(60)"
-    )
-    env = {**os.environ, "RELOAD_PATHS": str(tmp_path), "RELOAD_POLLING": polling}
-    env.pop("WATCHFILES_FORCE_POLLING", None)
-    process = subprocess.Popen(  # noqa: S603  # our own script
-        [str(SCRIPT), "python", "-c", program],
-        cwd=tmp_path,
-        env=env,
-    )
+def test_a_change_restarts_the_command_with_the_new_code(tmp_path, polling):
+    job = job_module(tmp_path, "old")
+    process = start_reloader(tmp_path, "job", polling=polling)
     try:
-        wait_for_line(log, "old")
-        code.write_text("VERSION = 'new'\n")
-        wait_for_line(log, "new", keep_editing=code)
+        wait_for(lambda: lines(tmp_path / "runs.log") == ["old"])
+        job_module(tmp_path, "new")
+        wait_for(lambda: "new" in lines(tmp_path / "runs.log"), keep_editing=job)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        log = stop(process)
+    assert "job.py changed: reloading job" in log
+    assert process.returncode == 128 + signal.SIGTERM, log  # the job's own end, passed on
 
 
-def test_bad_polling_switch_is_refused_by_name():
-    result = subprocess.run(  # noqa: S603  # our own script
-        [str(SCRIPT), "true"],
-        env={**os.environ, "RELOAD_POLLING": "sometimes"},
-        capture_output=True,
-        text=True,
-        check=False,
+def test_a_command_that_failed_starts_again_once_fixed(tmp_path):
+    broken = tmp_path / "job.py"
+    broken.write_text("raise SystemExit(3)\n")
+    process = start_reloader(tmp_path, "job")
+    try:
+        time.sleep(1)  # let the broken version run and exit
+        job = job_module(tmp_path, "fixed")
+        wait_for(lambda: lines(tmp_path / "runs.log") == ["fixed"], keep_editing=job)
+    finally:
+        log = stop(process)
+    assert "job exited with status 3; it starts again when a file changes" in log
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wsgi_module(tmp_path: Path, body: str) -> Path:
+    module = tmp_path / "hello.py"
+    module.write_text(
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        f"    return [{body.encode()!r}]\n"
     )
-    assert result.returncode == 2
-    assert "RELOAD_POLLING must be true, false or auto" in result.stderr
+    return module
+
+
+def test_hup_reloads_gunicorn_without_refusing_a_request(tmp_path):
+    port = free_port()
+    module = wsgi_module(tmp_path, "old")
+    url = f"http://127.0.0.1:{port}/"
+    process = start_reloader(
+        tmp_path, "--hup", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "hello:app"
+    )
+
+    def answer() -> str:
+        with urllib.request.urlopen(url, timeout=5) as response:  # a local test server
+            body: str = response.read().decode()
+            return body
+
+    try:
+        wait_for(lambda: _answers(answer))
+        assert answer() == "old"
+        wsgi_module(tmp_path, "new")
+        # Every request during the reload is answered, by the old code or the new.
+        deadline = time.monotonic() + WAIT_SECONDS
+        while (body := answer()) != "new" and time.monotonic() < deadline:
+            assert body == "old"
+            module.write_text(module.read_text())
+            time.sleep(0.05)
+        assert body == "new"
+    finally:
+        log = stop(process)
+    assert process.returncode == 0, log
+
+
+def _answers(answer) -> bool:
+    try:
+        answer()
+    except (urllib.error.URLError, ConnectionError):
+        return False
+    return True
+
+
+def test_bad_polling_switch_is_refused_by_name(tmp_path):
+    process = start_reloader(tmp_path, "job", polling="sometimes")
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert "RELOAD_POLLING must be true, false or auto, got 'sometimes'" in stderr
+
+
+def test_a_command_is_required(tmp_path):
+    process = start_reloader(tmp_path)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert "usage: python -m devtools.reload" in stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "mount", "polls"),
+    [
+        ("auto", "ext4", False),
+        ("auto", "overlay", False),
+        ("auto", None, False),
+        *[("auto", mount, True) for mount in sorted(POLLING_MOUNTS)],
+        ("true", "ext4", True),
+        ("YES", "ext4", True),
+        ("false", "9p", False),
+        ("0", "9p", False),
+    ],
+)
+def test_polling_is_chosen_where_file_events_do_not_cross_the_mount(setting, mount, polls):
+    assert use_polling(setting, mount) is polls

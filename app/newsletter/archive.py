@@ -1,11 +1,15 @@
 """The public archive: published issues, newest first, rendered once and kept in the cache.
 
-The cache is an optimisation only: with it down, pages render from the database.
+The cache is an optimisation only: with it down, pages render from the database. Where code
+and templates change under a running server (development), a page is cached under a
+fingerprint of them too, so an edit shows at once instead of behind an old rendering.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from pathlib import Path
 
 import redis
 from flask import Blueprint, current_app, render_template
@@ -55,6 +59,8 @@ def cached_page(name: str, render: Callable[[], str]) -> str:
     """The page from the cache, or rendered and stored for PAGE_CACHE_SECONDS."""
     ttl = current_app.config["PAGE_CACHE_SECONDS"]
     key = PAGE_KEY_PREFIX + name
+    if current_app.config["TEMPLATES_AUTO_RELOAD"]:
+        key += ":" + source_fingerprint(current_app.root_path)
     try:
         cached = get_cache().get(key) if ttl else None
     except redis.RedisError:
@@ -69,6 +75,16 @@ def cached_page(name: str, render: Callable[[], str]) -> str:
         except redis.RedisError:
             current_app.logger.warning("page cache unavailable; %s not stored", name)
     return page
+
+
+def source_fingerprint(root: str) -> str:
+    """A digest of the name, size and modification time of every file under `root`."""
+    digest = hashlib.blake2b(digest_size=8)
+    for path in sorted(Path(root).rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            stat = path.stat()
+            digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 def forget_pages() -> None:
