@@ -33,28 +33,36 @@ RUN groupadd --non-unique --gid "${GID}" app \
     && useradd --non-unique --uid "${UID}" --gid "${GID}" --create-home --shell /bin/bash app
 WORKDIR /app
 
-FROM base AS builder
+# uv and its settings, for the two stages that install dependencies.
+FROM base AS uv-base
 COPY --from=uv /uv /usr/local/bin/uv
-ENV UV_PROJECT_ENVIRONMENT=/opt/venv \
-    UV_COMPILE_BYTECODE=1 \
+ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never
+
+FROM uv-base AS builder
 # Only the lock and the project metadata: this layer (the slow one) is rebuilt when the
 # dependencies change, not when the code does.
 COPY pyproject.toml uv.lock ./
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --locked --no-dev --no-install-project
+    UV_PROJECT_ENVIRONMENT=/opt/venv uv sync --locked --no-dev --no-install-project
 
-FROM builder AS dev
-# shellcheck for `make lint` (no wheel for every platform on PyPI, so Debian's); the apt
-# caches are mounts, not layers.
+FROM uv-base AS dev
+# shellcheck for `make lint` (no wheel for every platform on PyPI, so Debian's). Before the
+# lock, so that a new dependency does not reinstall it; the apt caches are mounts, not layers.
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
     --mount=type=cache,target=/var/lib/apt,sharing=locked \
     rm -f /etc/apt/apt.conf.d/docker-clean \
     && apt-get update \
     && apt-get install -y --no-install-recommends shellcheck
+COPY pyproject.toml uv.lock ./
+# Every group, synced into a venv kept between builds (a relocatable one, so that it can be
+# copied): a changed lock installs and compiles only what changed, then the copy is the layer.
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --locked --no-install-project
+    --mount=type=cache,id=tidings-dev-venv,target=/cache/venv,sharing=locked \
+    { [ -f /cache/venv/pyvenv.cfg ] || uv venv --quiet --relocatable /cache/venv; } \
+    && UV_PROJECT_ENVIRONMENT=/cache/venv uv sync --locked --no-install-project \
+    && cp -a /cache/venv /opt/venv
 # Tool caches outside the bind mount: they never land in the checkout, and a host whose
 # files the container user cannot write (a root-owned clone in CI) still works.
 ENV MYPY_CACHE_DIR=/tmp/cache/mypy \
@@ -74,8 +82,9 @@ COPY --from=builder /opt/venv /opt/venv
 # Owned by root and read-only to the app user: the running service cannot rewrite its code.
 COPY pyproject.toml gunicorn.conf.py ./
 COPY migrations ./migrations
+# Last, as what changes most. Not compiled to bytecode here: a process compiles Tidings' own
+# modules as it starts (hundredths of a second), and the rebuild after an edit stays a copy.
 COPY app ./app
-RUN python -m compileall -q app migrations
 USER app
 EXPOSE 8000
 # Probes every second while starting, then every 30 s (the probe is the standard library only).

@@ -127,12 +127,17 @@ migration: image ## Generate a migration from the models (M="add x")
 ##@ Checks
 
 .PHONY: test
-test: image ## Run the tests in an isolated throw-away stack (T="tests/test_x.py -k y")
+test: .env ## Run the tests in an isolated throw-away stack (T="tests/test_x.py -k y")
 	@scripts/test-stack pytest $(T)
 
-.PHONY: bench
-bench: image ## Measure the archive cache and the shared SMTP connection (medians, test stack)
-	@scripts/test-stack python -m tests.benchmark
+.PHONY: bench devloop
+bench: .env ## Benchmarks, each figure beside its target (make bench devloop: the dev loop alone)
+	@$(if $(filter devloop,$(MAKECMDGOALS)),,scripts/test-stack python -m bench.services)
+	@command -v python3 >/dev/null || { echo "make bench needs python3 on the host: its dev-loop part drives Docker" >&2; exit 1; }
+	@python3 bench/devloop.py
+
+devloop:
+	@$(if $(filter bench,$(MAKECMDGOALS)),:,echo "devloop is a part of the benchmark: make bench devloop" >&2; exit 2)
 
 .PHONY: lint
 lint: image ## Lint: ruff (code and format), hadolint (Dockerfile), shellcheck (scripts)
@@ -154,6 +159,7 @@ nix-check: ## Test flake.nix, flake.lock and .envrc offline (needs nix and diren
 host-check: ## Test the developer experience on this host: doctor, .env, two checkouts, backups, UIDs
 	@tests/host/check
 
+# Not after `image`: that rebuild would refuse the very lock this is about to update.
 .PHONY: lock
-lock: image ## Update uv.lock after changing dependencies in pyproject.toml
+lock: .env ## Update uv.lock after changing dependencies in pyproject.toml
 	$(RUN_AS_YOU) uv lock

@@ -75,12 +75,16 @@ free_port_from() {
 project_name() {
 	local path name
 	name=$(env_value COMPOSE_PROJECT_NAME "")
-	if [ -z "$name" ]; then
-		path=$(pwd -P)
-		name=$(basename "$path" | tr '[:upper:]' '[:lower:]' | tr -cd 'a-z0-9_-')
-		[ -f .env ] || name="${name:-tidings}-$(printf '%x' "$(printf '%s' "$path" | cksum | cut -d' ' -f1)")"
+	[ -z "$name" ] || { printf '%s\n' "$name" && return; }
+	path=$(pwd -P)
+	name=$(basename "$path" | tr '[:upper:]' '[:lower:]')
+	if [ -f .env ]; then
+		printf '%s\n' "$name" | tr -cd 'a-z0-9_\n-'
+	else
+		# Runs of other characters become one "-": image names allow no "-_" or "_-".
+		name=$(printf '%s' "$name" | tr -cs 'a-z0-9' '-' | sed 's/^-*//; s/-*$//')
+		printf '%s-%x\n' "${name:-tidings}" "$(printf '%s' "$path" | cksum | cut -d' ' -f1)"
 	fi
-	printf '%s\n' "$name"
 }
 # Scripts run on their own (not from make) find the same project as make does.
 COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-$(project_name)}

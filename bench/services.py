@@ -4,7 +4,7 @@ Runs against the real services of the throw-away test stack, in the test databas
 Redis database (never the development data). The machine may be busy: every figure is a
 median over several rounds, and each comparison is measured in the same run.
 
-    python -m tests.benchmark [--rounds N]
+    python -m bench.services [--rounds N]
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Benchmarks behind `make bench`: numbers, each beside its target, never timed tests."""
