@@ -39,8 +39,11 @@ now() {
 	local t=${EPOCHREALTIME:-$(date +%s)}
 	printf '%s\n' "${t/,/.}"
 }
-# Seconds, to a tenth, since a time `now` gave.
-elapsed_since() { awk -v from="$1" -v to="$(now)" 'BEGIN { printf "%.1f", to - from }'; }
+# Seconds, to a tenth, since a time `now` gave (milliseconds with `ms` as $2).
+elapsed_since() {
+	awk -v from="$1" -v to="$(now)" -v unit="${2:-s}" \
+		'BEGIN { if (unit == "ms") printf "%d", (to - from) * 1000; else printf "%.1f", to - from }'
+}
 
 # A service's container in this checkout's project (Compose names it project-service-1):
 # `docker` on it answers faster than `compose`, which reads the whole configuration first.

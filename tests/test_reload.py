@@ -182,3 +182,20 @@ def test_a_command_is_required(tmp_path):
 )
 def test_polling_is_chosen_where_file_events_do_not_cross_the_mount(setting, mount, polls):
     assert use_polling(setting, mount) is polls
+
+
+def test_the_file_event_probe_sees_a_change_and_reports_none_without(tmp_path):
+    target = tmp_path / "probe"
+    target.touch()
+    command = [sys.executable, "-m", "devtools.events", str(target), "5"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) as watcher:  # noqa: S603
+        assert watcher.stdout is not None
+        assert watcher.stdout.readline().strip() == "watching"
+        time.sleep(0.2)  # "watching" is printed just before the watch begins
+        target.write_text("changed")
+        assert watcher.stdout.readline().strip() == "event"
+    quiet = subprocess.run(  # noqa: S603  # our own module
+        [*command[:-1], "0.2"], env=env, capture_output=True, text=True, check=True
+    )
+    assert quiet.stdout.split() == ["watching", "none"]
