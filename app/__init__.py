@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 
 from flask import Flask
@@ -40,9 +41,15 @@ def configure(app: Flask, env: Mapping[str, str]) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
+# The exit status of a process stopped by bad configuration: gunicorn's "app failed to load",
+# on which its master stops, rather than starting one failing worker after another.
+CONFIGURATION_ERROR = 4
+
+
 def create_app_or_exit() -> Flask:
     """`create_app` for entry points: a configuration error ends the process with its message."""
     try:
         return create_app()
     except SettingsError as exc:
-        raise SystemExit(f"tidings: {exc}") from None
+        print(f"tidings: {exc}", file=sys.stderr)
+        raise SystemExit(CONFIGURATION_ERROR) from None

@@ -291,12 +291,14 @@ def image_builds(stack: Stack) -> list[Figure]:
         return run(["docker", "build", *options, "--target", target, "--tag", tag, "."], stack.dir)
 
     cold_runtime = build("runtime", runtime, "--no-cache")
-    with edited(stack.dir / "app/health.py", '"""Liveness', '"""(edited) Liveness'):
+    with edited(stack.dir / "app/health.py", '"""Liveness', f'"""({uuid.uuid4().hex}) Liveness'):
         code_change = build("runtime", runtime)
     cold_dev = build("dev", dev, "--no-cache")
     pyproject = stack.dir / "pyproject.toml"
     lock = (stack.dir / "uv.lock").read_text()
-    with edited(pyproject, '"watchfiles>=1.0",', '"watchfiles>=1.0",\n    "itsdangerous>=2.2",'):
+    # A package new to the lock; the comment makes this run's build its own, not a cached one.
+    added = f'"watchfiles>=1.0",\n    "six>=1.16",  # added by bench/devloop.py {uuid.uuid4().hex}'
+    with edited(pyproject, '"watchfiles>=1.0",', added):
         stack.make("lock")
         dependency_added = build("dev", dev)
     (stack.dir / "uv.lock").write_text(lock)

@@ -10,7 +10,8 @@ RELOAD_PATHS (default: app):
 - with --hup (gunicorn), the child gets SIGHUP: its master, which never imports the app, forks
   fresh workers with the new code and retires the old ones; its socket stays open throughout;
 - otherwise the child is stopped (SIGTERM: Huey queues an interrupted job again) and forked anew.
-A child that exits by itself (a syntax error, say) starts again at the next change.
+A child that exits by itself after a change (a syntax error, say) starts again at the next
+change; one that exits before any change ends the reloader with its status.
 
 File events do not cross every bind mount (WSL2's 9p, older Docker Desktop's gRPC FUSE,
 VirtualBox and Parallels shares): there it polls. RELOAD_POLLING=auto|true|false decides.
@@ -179,6 +180,7 @@ def run(command: Sequence[str], *, hup: bool) -> int:
     how = f"polling every {POLL_DELAY_MS} ms" if polling else "file events"
     log(f"watching {' '.join(paths)} ({how}) to reload {command[0]}")
     child: int | None = start(command, main)
+    reloaded = False
     for changes in watch(
         *paths,
         watch_filter=PythonFilter(),
@@ -190,10 +192,16 @@ def run(command: Sequence[str], *, hup: bool) -> int:
         raise_interrupt=False,
     ):
         if child is not None and (status := exit_status(child)) is not None:
+            if not reloaded:
+                # Before any edit, a failure is not the developer's work in progress (a bad
+                # setting, say): exit, so that the container's state and `make up` show it.
+                log(f"{command[0]} exited with status {status} before any change")
+                return status
             log(f"{command[0]} exited with status {status}; it starts again when a file changes")
             child = None
         if not changes:
             continue
+        reloaded = True
         log(f"{changed_names(changes)} changed: reloading {command[0]}")
         if child is None:
             child = start(command, main)

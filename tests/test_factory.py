@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from app import create_app, create_app_or_exit
+from app import CONFIGURATION_ERROR, create_app, create_app_or_exit
 
 
 def test_factory_applies_overrides_and_binds_clients(app):
@@ -22,11 +22,12 @@ def test_factory_refuses_invalid_configuration(test_env):
         create_app({**test_env, "SMTP_PORT": "smtp"})
 
 
-def test_entry_points_exit_with_the_variable_name_not_a_traceback(monkeypatch):
+def test_entry_points_exit_with_the_variable_name_not_a_traceback(monkeypatch, capsys):
     monkeypatch.delenv("DATABASE_URL")
     with pytest.raises(SystemExit) as raised:
         create_app_or_exit()
-    assert "DATABASE_URL: is required but not set" in str(raised.value.code)
+    assert raised.value.code == CONFIGURATION_ERROR
+    assert "DATABASE_URL: is required but not set" in capsys.readouterr().err
 
 
 def test_home_page_renders(client):

@@ -86,17 +86,28 @@ def test_a_change_restarts_the_command_with_the_new_code(tmp_path, polling):
     assert process.returncode == 128 + signal.SIGTERM, log  # the job's own end, passed on
 
 
-def test_a_command_that_failed_starts_again_once_fixed(tmp_path):
-    broken = tmp_path / "job.py"
-    broken.write_text("raise SystemExit(3)\n")
+def test_a_command_broken_by_an_edit_starts_again_once_fixed(tmp_path):
+    job = job_module(tmp_path, "working")
     process = start_reloader(tmp_path, "job")
     try:
-        time.sleep(1)  # let the broken version run and exit
-        job = job_module(tmp_path, "fixed")
-        wait_for(lambda: lines(tmp_path / "runs.log") == ["fixed"], keep_editing=job)
+        wait_for(lambda: lines(tmp_path / "runs.log") == ["working"])
+        job.write_text("raise SystemExit(3)\n")
+        time.sleep(2)  # the broken version runs and exits; the reloader waits for a change
+        assert process.poll() is None
+        job_module(tmp_path, "fixed")
+        wait_for(lambda: "fixed" in lines(tmp_path / "runs.log"), keep_editing=job)
     finally:
         log = stop(process)
     assert "job exited with status 3; it starts again when a file changes" in log
+
+
+def test_a_command_that_fails_before_any_change_ends_the_reloader(tmp_path):
+    # A bad setting, say: no edit will fix it, and the container must show the failure.
+    (tmp_path / "job.py").write_text("raise SystemExit(3)\n")
+    process = start_reloader(tmp_path, "job")
+    _, log = process.communicate(timeout=30)
+    assert process.returncode == 3
+    assert "job exited with status 3 before any change" in log
 
 
 def free_port() -> int:
