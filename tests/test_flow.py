@@ -52,14 +52,14 @@ def test_subscribe_confirm_publish_deliver(live_app, start_worker):
     for name in ("ann", "bob", "dee"):
         [confirmation] = mailpit.wait_for_messages(live_app, readers[name])
         assert confirmation["Subject"] == "Confirm your subscription to Tidings"
-        assert client.get(link_path(confirmation["Text"], "/confirm/")).status_code == 200
+        assert client.post(link_path(confirmation["Text"], "/confirm/")).status_code == 200
     mailpit.wait_for_messages(live_app, readers["cid"])
     # dee leaves (with the link an earlier issue carried); ann subscribes again, too soon
     # for another email.
     with live_app.app_context():
         dee = session().scalars(select(Subscriber).where(Subscriber.email == readers["dee"]))
         token = make_token(Purpose.UNSUBSCRIBE, dee.one())
-    assert client.get(f"/unsubscribe/{token}").status_code == 200
+    assert client.post(f"/unsubscribe/{token}").status_code == 200
     assert client.post("/api/subscribers", json={"email": readers["ann"]}).status_code == 202
 
     issue_id = create_issue(client, subject="Tidings #1", body="The first issue.")

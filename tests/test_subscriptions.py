@@ -194,22 +194,35 @@ def test_subscribe_form_refuses_json(client):
     assert client.post("/subscribe", json={"email": "a@example.org"}).status_code == 415
 
 
-def test_confirmation_link_confirms(app, client):
+def test_confirmation_link_asks_then_its_button_confirms(app, client):
     row = add_subscriber(app, "confirm@example.org", SubscriberStatus.PENDING)
     with app.app_context():
         token = make_token(Purpose.CONFIRM, row)
-    response = client.get(f"/confirm/{token}")
+    # A mail scanner fetching the link confirms nothing.
+    page = client.get(f"/confirm/{token}")
+    assert page.status_code == 200
+    assert b'<form method="post"><button type="submit">Confirm</button></form>' in page.data
+    assert subscriber(app, "confirm@example.org").status is SubscriberStatus.PENDING
+    response = client.post(f"/confirm/{token}")
     assert response.status_code == 200
+    assert b"your subscription is confirmed" in response.data
     stored = subscriber(app, "confirm@example.org")
     assert stored.status is SubscriberStatus.CONFIRMED
     assert stored.confirmed_at is not None
 
 
-def test_unsubscribe_link_works_once_and_again(app, client):
+def test_unsubscribe_link_asks_then_one_click_works_once_and_again(app, client):
     row = add_subscriber(app, "leave@example.org", SubscriberStatus.CONFIRMED)
     with app.app_context():
         token = make_token(Purpose.UNSUBSCRIBE, row)
-    assert client.get(f"/unsubscribe/{token}").status_code == 200
+    page = client.get(f"/unsubscribe/{token}")
+    assert page.status_code == 200
+    assert b'<button type="submit">Unsubscribe</button>' in page.data
+    assert subscriber(app, "leave@example.org").status is SubscriberStatus.CONFIRMED
+    # As a List-Unsubscribe-Post client sends it (RFC 8058), then once more.
+    one_click = {"List-Unsubscribe": "One-Click"}
+    assert client.post(f"/unsubscribe/{token}", data=one_click).status_code == 200
+    assert subscriber(app, "leave@example.org").status is SubscriberStatus.UNSUBSCRIBED
     assert client.post(f"/unsubscribe/{token}").status_code == 200
     assert subscriber(app, "leave@example.org").status is SubscriberStatus.UNSUBSCRIBED
 
@@ -220,8 +233,10 @@ def test_tokens_are_bound_to_their_purpose_and_address(app, client):
         confirm_token = make_token(Purpose.CONFIRM, row)
         session().execute(update(Subscriber).values(email="moved@example.org"))
         session().commit()
-    assert client.get(f"/unsubscribe/{confirm_token}").status_code == 400
-    assert client.get(f"/confirm/{confirm_token}").status_code == 400
+    for method in (client.get, client.post):
+        assert method(f"/unsubscribe/{confirm_token}").status_code == 400
+        assert method(f"/confirm/{confirm_token}").status_code == 400
+    assert subscriber(app, "moved@example.org").status is SubscriberStatus.PENDING
 
 
 def test_expired_token_is_a_clear_400(app, client, monkeypatch):

@@ -2,19 +2,67 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template, request
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Blueprint, render_template, request
 
 from app.api import ApiError, json_object, require_form
 from app.ratelimit import limit_per_client
 from app.subscriptions import service
 from app.subscriptions.addresses import InvalidEmailError, valid_email
 from app.subscriptions.emails import send_subscription_email
+from app.subscriptions.models import Subscriber
 from app.subscriptions.tokens import InvalidTokenError, Purpose
 
 bp = Blueprint("subscriptions", __name__)
 
+
+@dataclass(frozen=True)
+class Page:
+    """A short page (message.html); with a `button`, a form that posts back to the same URL."""
+
+    title: str
+    message: str
+    button: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkAction:
+    """What a link in an email does: GET only asks, POST acts. Mail scanners and previews
+    fetch every link in a message; a GET that acted would confirm or unsubscribe for them."""
+
+    purpose: Purpose
+    act: Callable[[Subscriber], None]
+    ask: Page
+    done: Page
+
+
 # The same answer whether or not the address was known: it must not tell.
 ACCEPTED = {"status": "pending"}
+CHECK_INBOX = Page(
+    "Check your inbox", "If that address can receive Tidings, a confirmation link is on its way."
+)
+INVALID_LINK = Page(
+    "This link does not work",
+    "It is incomplete, expired or no longer valid. "
+    "Subscribe again from the home page to get a fresh one.",
+)
+CONFIRM = LinkAction(
+    Purpose.CONFIRM,
+    service.confirm,
+    ask=Page("Confirm your subscription", "One click, and each issue reaches you.", "Confirm"),
+    done=Page("Subscribed", "Thank you: your subscription is confirmed."),
+)
+UNSUBSCRIBE = LinkAction(
+    Purpose.UNSUBSCRIBE,
+    service.unsubscribe,
+    ask=Page("Unsubscribe", "Stop receiving Tidings by email?", "Unsubscribe"),
+    done=Page(
+        "Unsubscribed",
+        "You will receive no more issues. Subscribing again takes one click on the home page.",
+    ),
+)
 
 
 def _subscribe(raw_email: object) -> None:
@@ -48,47 +96,28 @@ def subscribe_form() -> tuple[str, int]:
         _subscribe(email)
     except ApiError as exc:
         return render_template("subscribe.html", error=exc.message, email=email), 422
-    return render_template(
-        "message.html",
-        title="Check your inbox",
-        message=("If that address can receive Tidings, a confirmation link is on its way."),
-    ), 202
+    return render_template("message.html", page=CHECK_INBOX), 202
 
 
-@bp.get("/confirm/<token>")
+@bp.route("/confirm/<token>", methods=["GET", "POST"])
 def confirm(token: str) -> tuple[str, int]:
-    """Confirm the subscription a link names."""
-    try:
-        service.confirm(service.subscriber_for(Purpose.CONFIRM, token))
-    except InvalidTokenError:
-        return _invalid_link()
-    return render_template(
-        "message.html", title="Subscribed", message=("Thank you: your subscription is confirmed.")
-    ), 200
+    """The confirmation link of the first email."""
+    return _follow(CONFIRM, token)
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
-def unsubscribe(token: str) -> tuple[str | Response, int]:
-    """Unsubscribe in one click (GET from the email, POST from List-Unsubscribe-Post)."""
+def unsubscribe(token: str) -> tuple[str, int]:
+    """The unsubscribe link of every email; List-Unsubscribe-Post clients POST to it."""
+    return _follow(UNSUBSCRIBE, token)
+
+
+def _follow(link: LinkAction, token: str) -> tuple[str, int]:
+    """Ask (GET) or act (POST) for the subscriber the token names; 400 for a bad token."""
     try:
-        service.unsubscribe(service.subscriber_for(Purpose.UNSUBSCRIBE, token))
+        subscriber = service.subscriber_for(link.purpose, token)
     except InvalidTokenError:
-        return _invalid_link()
-    return render_template(
-        "message.html",
-        title="Unsubscribed",
-        message=(
-            "You will receive no more issues. Subscribing again takes one click on the home page."
-        ),
-    ), 200
-
-
-def _invalid_link() -> tuple[str, int]:
-    return render_template(
-        "message.html",
-        title="This link does not work",
-        message=(
-            "It is incomplete, expired or no longer valid. Subscribe again from the home page "
-            "to get a fresh one."
-        ),
-    ), 400
+        return render_template("message.html", page=INVALID_LINK), 400
+    if request.method == "GET":
+        return render_template("message.html", page=link.ask), 200
+    link.act(subscriber)
+    return render_template("message.html", page=link.done), 200
