@@ -40,6 +40,8 @@ def json_object() -> dict[str, Any]:
         body = request.get_json()
     except BadRequest:
         raise ApiError("The body is not valid JSON.", status=400) from None
+    except RecursionError:
+        raise ApiError("The body is nested too deeply.", status=400) from None
     if not isinstance(body, dict):
         raise ApiError("The body must be a JSON object.", status=400)
     return body
@@ -61,6 +63,7 @@ def text_field(body: dict[str, Any], name: str, *, max_length: int, single_line:
         raise ApiError(f"{name} must not be empty.", field=name)
     if len(value) > max_length:
         raise ApiError(f"{name} must be at most {max_length} characters.", field=name)
-    if single_line and ("\r" in value or "\n" in value):
+    # Every separator Python's email package refuses in a header, not only CR and LF.
+    if single_line and len(value.splitlines()) > 1:
         raise ApiError(f"{name} must be a single line.", field=name)
     return value

@@ -11,6 +11,11 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # Seconds to wait for PostgreSQL to accept a connection; readiness must answer quickly.
 CONNECT_TIMEOUT = 3
+# Milliseconds one SQL statement may run: a stuck query fails its request rather than holding
+# a server thread and a connection indefinitely. Migrations lift it (migrations/env.py).
+STATEMENT_TIMEOUT_MS = 10_000
+# The largest id a PostgreSQL integer column holds; URL rules refuse larger ones (404).
+MAX_ID = 2**31 - 1
 
 
 class Base(DeclarativeBase):
@@ -35,7 +40,10 @@ def init_app(app: Flask) -> None:
     engine = create_engine(
         app.config["DATABASE_URL"],
         pool_pre_ping=True,
-        connect_args={"connect_timeout": CONNECT_TIMEOUT},
+        connect_args={
+            "connect_timeout": CONNECT_TIMEOUT,
+            "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+        },
     )
     app.extensions["db"] = Database(engine, sessionmaker(engine, expire_on_commit=False))
     app.teardown_appcontext(_close_session)

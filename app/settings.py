@@ -13,7 +13,9 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Values a template or tutorial might leave behind; refused outside development.
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev", "password", "xxx"})
 MIN_SECRET_LENGTH = 32
-MAX_REQUEST_BYTES = 64 * 1024
+# Bytes, not characters: the longest issue body (50,000 characters) still fits when JSON
+# escapes every one of them as a surrogate pair (12 bytes, \\ud83d\\ude00).
+MAX_REQUEST_BYTES = 1024 * 1024
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from app import create_app_or_exit
 from app.database import Base
@@ -23,6 +23,8 @@ def run_offline() -> None:
 
 def run_online(connection: Connection) -> None:
     """Apply migrations on `connection`, in one transaction."""
+    # The app's statement timeout is for requests; a migration may rewrite a large table.
+    connection.execute(text("SET statement_timeout = 0"))
     context.configure(connection=connection, target_metadata=target_metadata)
     with context.begin_transaction():
         context.run_migrations()

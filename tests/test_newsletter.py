@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socketserver
 import threading
 from collections.abc import Iterator
@@ -14,7 +15,8 @@ from sqlalchemy import func, select, update
 
 from app.database import session
 from app.newsletter import archive, delivery
-from app.newsletter.models import Delivery, DeliveryStatus, Issue
+from app.newsletter.models import MAX_BODY_LENGTH, Delivery, DeliveryStatus, Issue
+from app.settings import MAX_REQUEST_BYTES
 from app.subscriptions.models import Subscriber, SubscriberStatus
 from tests import mailpit
 
@@ -109,13 +111,49 @@ def test_invalid_issues_are_422_naming_the_field(client, body, field):
         ('{"subject": "s", "body": ', "application/json", 400),
         ('"just a string"', "application/json", 400),
         ("subject=s&body=b", "application/x-www-form-urlencoded", 415),
-        ('{"subject": "s", "body": "' + "x" * 70_000 + '"}', "application/json", 413),
+        ('{"subject": "s", "body": "' + "x" * MAX_REQUEST_BYTES + '"}', "application/json", 413),
+        ("[" * 20_000, "application/json", 400),
     ],
 )
 def test_malformed_or_oversized_issue_bodies_get_a_clear_4xx(client, data, content_type, status):
     response = client.post("/api/issues", data=data, content_type=content_type, headers=ADMIN)
     assert response.status_code == status
     assert response.get_json()["error"]
+
+
+@pytest.mark.parametrize(
+    "separator", ["\r", "\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+)
+def test_a_subject_on_two_lines_is_refused_naming_the_field(client, separator):
+    body = {"subject": f"Issue{separator}Bcc: everyone@example.org", "body": "b"}
+    response = client.post("/api/issues", json=body, headers=ADMIN)
+    assert response.status_code == 422
+    assert response.get_json() == {"error": "subject must be a single line.", "field": "subject"}
+
+
+def test_the_longest_body_is_accepted_however_json_escapes_it(client):
+    # 50,000 characters outside the BMP: JSON escapes each as 12 bytes.
+    data = json.dumps({"subject": "Emoji", "body": "\U0001f600" * MAX_BODY_LENGTH})
+    response = client.post("/api/issues", data=data, content_type="application/json", headers=ADMIN)
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/issues/2147483648"),
+        ("post", "/api/issues/2147483648/publish"),
+        ("get", "/api/issues/99999999999999999999"),
+    ],
+)
+def test_ids_beyond_the_database_integer_are_a_json_404(client, method, path):
+    response = getattr(client, method)(path, headers=ADMIN)
+    assert response.status_code == 404
+    assert "error" in response.get_json()
+
+
+def test_an_archive_id_beyond_the_database_integer_is_a_404_page(client):
+    assert client.get("/issues/2147483648", headers={"Accept": "text/html"}).status_code == 404
 
 
 def test_sql_metacharacters_are_stored_as_text(client):
@@ -226,6 +264,29 @@ def test_a_refused_message_is_retried_then_failed_with_the_reason(make_app, refu
     shown = app.test_client().get(f"/api/issues/{issue_id}", headers=ADMIN).get_json()
     assert shown["deliveries"] == {"pending": 0, "sent": 0, "failed": 1}
     assert shown["errors"] == [{"reason": "550 5.1.1 no such mailbox", "deliveries": 1}]
+
+
+def test_a_message_that_cannot_be_built_costs_its_delivery_a_try_and_the_rest_go(app, monkeypatch):
+    people = add_subscribers(app, ida=SubscriberStatus.CONFIRMED, jon=SubscriberStatus.CONFIRMED)
+    build = delivery._issue_email
+
+    def broken_for_ida(row):
+        if row.subscriber.email == people["ida"]:
+            raise ValueError("a header the email package refuses")
+        return build(row)
+
+    monkeypatch.setattr(delivery, "_issue_email", broken_for_ida)
+    with app.app_context():
+        issue_id = publish_new_issue()
+        assert delivery.deliver_pending(issue_id, limit=10) == 2
+    assert deliveries(app, issue_id) == {
+        people["ida"]: DeliveryStatus.PENDING,
+        people["jon"]: DeliveryStatus.SENT,
+    }
+    shown = app.test_client().get(f"/api/issues/{issue_id}", headers=ADMIN).get_json()
+    assert shown["errors"] == [
+        {"reason": "ValueError: a header the email package refuses", "deliveries": 1}
+    ]
 
 
 def test_an_unreachable_mail_server_pauses_delivery_and_charges_no_one(app):

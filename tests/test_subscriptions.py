@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from app.database import session
+from app.settings import MAX_REQUEST_BYTES
 from app.subscriptions.addresses import InvalidEmailError, valid_email
 from app.subscriptions.models import Subscriber, SubscriberStatus
 from app.subscriptions.tokens import Purpose, make_token
@@ -39,6 +40,8 @@ def add_subscriber(app, email: str, status: SubscriberStatus) -> Subscriber:
     [
         ("  Reader@Example.ORG ", "Reader@example.org"),
         ("first.last+news@sub.example.co.uk", "first.last+news@sub.example.co.uk"),
+        ("leser@Müller.de", "leser@xn--mller-kva.de"),
+        ("reader@пример.рф", "reader@xn--e1afmkfd.xn--p1ai"),
     ],
 )
 def test_addresses_are_trimmed_and_their_domain_lowercased(raw, expected):
@@ -61,6 +64,9 @@ def test_addresses_are_trimmed_and_their_domain_lowercased(raw, expected):
         "reader@example.org'; DROP TABLE subscribers; --",
         "<script>alert(1)</script>@example.org",
         "a" * 65 + "@example.org",
+        "abc\n@example.org",
+        "reader@exa\u2028mple.org",
+        "reader@.example.org",
         "reader@" + "a" * 250 + ".org",
     ],
 )
@@ -137,7 +143,8 @@ def test_invalid_json_subscriptions_are_422_naming_the_field(app, client, body, 
         ("[1, 2]", "application/json", 400),
         ("email=a@example.org", "application/x-www-form-urlencoded", 415),
         ("a@example.org", "text/plain", 415),
-        ('{"email": "' + "a" * 70_000 + '"}', "application/json", 413),
+        ('{"email": "' + "a" * MAX_REQUEST_BYTES + '"}', "application/json", 413),
+        ("[" * 20_000, "application/json", 400),
     ],
 )
 def test_malformed_or_oversized_bodies_get_a_clear_4xx(client, data, content_type, status):

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from werkzeug.exceptions import NotFound, Unauthorized
 
 from app.api import json_object, text_field
-from app.database import session
+from app.database import MAX_ID, session
 from app.newsletter import delivery
 from app.newsletter.models import (
     MAX_BODY_LENGTH,
@@ -54,7 +54,7 @@ def list_issues() -> dict[str, object]:
     return {"issues": [describe(issue, counts[issue.id]) for issue in issues]}
 
 
-@bp.post("/<int:issue_id>/publish")
+@bp.post(f"/<int(max={MAX_ID}):issue_id>/publish")
 def publish_issue(issue_id: int) -> tuple[dict[str, object], int]:
     """Publish a draft and start its delivery (202); a second publish changes nothing (200)."""
     get_issue(issue_id)
@@ -62,7 +62,7 @@ def publish_issue(issue_id: int) -> tuple[dict[str, object], int]:
     return describe(get_issue(issue_id)), 202 if published else 200
 
 
-@bp.get("/<int:issue_id>")
+@bp.get(f"/<int(max={MAX_ID}):issue_id>")
 def show_issue(issue_id: int) -> dict[str, object]:
     """An issue's status, delivery counts, and why any delivery has not gone out."""
     return {**describe(get_issue(issue_id)), "errors": delivery_errors(issue_id)}

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import NotFound
 
 from app.cache import get_cache
-from app.database import session
+from app.database import MAX_ID, session
 from app.newsletter.models import Issue, IssueStatus
 
 bp = Blueprint("archive", __name__)
@@ -31,7 +31,7 @@ def index() -> str:
     return cached_page("index", _render_index)
 
 
-@bp.get("/issues/<int:issue_id>")
+@bp.get(f"/issues/<int(max={MAX_ID}):issue_id>")
 def show(issue_id: int) -> str:
     """One published issue."""
     return cached_page(f"issue:{issue_id}", lambda: _render_issue(issue_id))

@@ -118,14 +118,26 @@ def _attempt(delivery: Delivery, mailer: Mailer) -> None:
     try:
         mailer.send(_issue_email(delivery))
     except MessageRefusedError as exc:
-        delivery.last_error = str(exc)[:500]
-        if delivery.attempts >= MAX_ATTEMPTS:
-            delivery.status = DeliveryStatus.FAILED
-        current_app.logger.warning("delivery %s failed: %s", delivery.id, delivery.last_error)
+        _charge(delivery, str(exc))
+        return
+    except MailServerUnavailableError:
+        raise
+    except Exception as exc:
+        # Bad data or a bug in this one message: it costs this delivery a try, not the issue.
+        current_app.logger.exception("delivery %s: the message could not be sent", delivery.id)
+        _charge(delivery, f"{type(exc).__name__}: {exc}")
         return
     delivery.status = DeliveryStatus.SENT
     delivery.sent_at = datetime.now(UTC)
     delivery.last_error = None
+
+
+def _charge(delivery: Delivery, reason: str) -> None:
+    """Record a failed try on the delivery; after MAX_ATTEMPTS it has failed for good."""
+    delivery.last_error = reason[:500]
+    if delivery.attempts >= MAX_ATTEMPTS:
+        delivery.status = DeliveryStatus.FAILED
+    current_app.logger.warning("delivery %s failed: %s", delivery.id, delivery.last_error)
 
 
 def _issue_email(delivery: Delivery) -> EmailMessage:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint, func
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import Base, pg_enum
@@ -49,7 +49,13 @@ class Delivery(Base):
     """The sending of one issue to one subscriber; the unique pair makes it happen once."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("issue_id", "subscriber_id"),)
+    __table_args__ = (
+        UniqueConstraint("issue_id", "subscriber_id"),
+        # Picking the next delivery reads pending rows only, however many were sent before.
+        Index(
+            "ix_deliveries_pending", "issue_id", "id", postgresql_where=text("status = 'pending'")
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))

@@ -8,9 +8,12 @@ from app.subscriptions.models import MAX_EMAIL_LENGTH
 
 MAX_LOCAL_LENGTH = 64
 # Deliberately plain: printable ASCII without spaces, quotes or angle brackets in the
-# local part; dot-separated labels with a letter-only top-level domain.
-_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
-_DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+# local part; dot-separated labels with a letter-only (or IDNA-encoded) top-level domain.
+# Matched whole (fullmatch): `$` alone would let a trailing newline through.
+_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
+_DOMAIN = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})"
+)
 
 
 class InvalidEmailError(ValueError):
@@ -18,9 +21,16 @@ class InvalidEmailError(ValueError):
 
 
 def normalize_email(raw: str) -> str:
-    """The address trimmed, its domain lower-cased (the local part is the server's business)."""
+    """The address trimmed, its domain lower-cased and IDNA-encoded (`müller.de` is
+    `xn--mller-kva.de`, as mail servers know it); the local part is the server's business."""
     local, at, domain = raw.strip().rpartition("@")
-    return f"{local}{at}{domain.lower()}" if at else raw.strip()
+    if not at:
+        return raw.strip()
+    try:
+        domain = domain.lower().encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InvalidEmailError("The part after the @ is not a valid domain.") from None
+    return f"{local}{at}{domain}"
 
 
 def valid_email(raw: str) -> str:
@@ -33,10 +43,10 @@ def valid_email(raw: str) -> str:
     local, at, domain = email.rpartition("@")
     if not at or not local:
         raise InvalidEmailError("An email address looks like name@example.org.")
-    if len(local) > MAX_LOCAL_LENGTH or not _LOCAL.match(local) or ".." in local:
+    if len(local) > MAX_LOCAL_LENGTH or not _LOCAL.fullmatch(local) or ".." in local:
         raise InvalidEmailError("The part before the @ is not valid.")
     if local.startswith(".") or local.endswith("."):
         raise InvalidEmailError("The part before the @ is not valid.")
-    if not _DOMAIN.match(domain):
+    if not _DOMAIN.fullmatch(domain):
         raise InvalidEmailError("The part after the @ is not a valid domain.")
     return email
