@@ -78,6 +78,10 @@ EXPOSE 8000
 CMD ["python", "-m", "devtools.reload", "--hup", "gunicorn", "app.wsgi:app"]
 
 FROM base AS runtime
+# Production only: the settings refuse any other APP_ENV in this image, and with it the
+# development placeholders for secrets.
+ENV APP_ENV=production \
+    TIDINGS_RUNTIME_IMAGE=1
 COPY --from=builder /opt/venv /opt/venv
 # Owned by root and read-only to the app user: the running service cannot rewrite its code.
 COPY pyproject.toml gunicorn.conf.py ./

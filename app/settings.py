@@ -35,6 +35,7 @@ class Settings:
 
     app_env: str
     secret_key: str
+    secret_key_fallbacks: tuple[str, ...]
     admin_token: str
     database_url: str
     cache_url: str
@@ -160,14 +161,26 @@ def secret(app_env: str | None) -> Callable[[str], str]:
     return parse
 
 
+def secrets(app_env: str | None) -> Callable[[str], tuple[str, ...]]:
+    """A parser for a comma-separated list of secrets, each checked as `secret` checks one."""
+    one = secret(app_env)
+    return lambda raw: tuple(one(item.strip()) for item in raw.split(",") if item.strip())
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Parse `env` into Settings, or raise SettingsError naming every bad variable."""
     read = _Reader(env)
     app_env = read.get("APP_ENV", one_of(ENVIRONMENTS), default="production")
+    if env.get("TIDINGS_RUNTIME_IMAGE") and app_env not in (None, "production"):
+        read.problems["APP_ENV"] = (
+            f"the runtime image runs as production only, got {app_env!r} "
+            "(develop with the dev image: make up)"
+        )
     redis_url = url_with_scheme("redis", "rediss")
     values = {
         "app_env": app_env,
         "secret_key": read.get("SECRET_KEY", secret(app_env)),
+        "secret_key_fallbacks": read.get("SECRET_KEY_FALLBACKS", secrets(app_env), default=""),
         "admin_token": read.get("ADMIN_TOKEN", secret(app_env)),
         "database_url": read.get("DATABASE_URL", url_with_scheme("postgresql+psycopg")),
         "cache_url": read.get("CACHE_URL", redis_url),
@@ -186,6 +199,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         "page_cache_seconds": read.get("PAGE_CACHE_SECONDS", int_between(0, 86_400), "300"),
         "trusted_proxies": read.get("TRUSTED_PROXIES", int_between(0, 5), default="0"),
     }
+    secret_key, admin_token = values["secret_key"], values["admin_token"]
+    if app_env != "development" and secret_key is not None and admin_token == secret_key:
+        read.problems["ADMIN_TOKEN"] = "must differ from SECRET_KEY outside development"  # noqa: S105  # a message
     if read.problems:
         raise SettingsError(read.problems)
     return Settings(**values)  # type: ignore[arg-type]  # every None was recorded as a problem

@@ -6,7 +6,7 @@ docker-compose.yml runs `web` (gunicorn) and `worker` (huey_consumer) through it
 console script of the environment, or else a module. A reload that starts a new interpreter
 imports every library again (most of a second); here the parent imports them once and runs
 COMMAND in a forked child, so a reload imports only Tidings' own modules. On a change under
-RELOAD_PATHS (default: app):
+RELOAD_PATHS (default: app and gunicorn.conf.py):
 - with --hup (gunicorn), the child gets SIGHUP: its master, which never imports the app, forks
   fresh workers with the new code and retires the old ones; its socket stays open throughout;
 - otherwise the child is stopped (SIGTERM: Huey queues an interrupted job again) and forked anew.
@@ -171,7 +171,7 @@ def changed_names(changes: set[tuple[Change, str]]) -> str:
 def run(command: Sequence[str], *, hup: bool) -> int:
     """Run `command` until SIGTERM or SIGINT, reloading it on every change; its last status."""
     polling = use_polling(os.environ.get("RELOAD_POLLING", "auto"), mount_type(str(Path.cwd())))
-    paths = os.environ.get("RELOAD_PATHS", "app").split()
+    paths = os.environ.get("RELOAD_PATHS", "app gunicorn.conf.py").split()
     main = entry_point(command[0])
     preload()
     stopping = threading.Event()

@@ -76,3 +76,27 @@ def test_every_problem_is_reported_at_once():
 def test_placeholder_secrets_are_allowed_only_in_development():
     settings = load_settings({**VALID, "APP_ENV": "development", "SECRET_KEY": "change-me"})
     assert settings.secret_key == "change-me"
+
+
+def test_the_runtime_image_runs_as_production_only():
+    with pytest.raises(SettingsError) as raised:
+        load_settings({**VALID, "TIDINGS_RUNTIME_IMAGE": "1", "APP_ENV": "development"})
+    assert "the runtime image runs as production only" in raised.value.problems["APP_ENV"]
+    assert load_settings({**VALID, "TIDINGS_RUNTIME_IMAGE": "1"}).app_env == "production"
+
+
+def test_one_secret_for_two_purposes_is_refused_outside_development():
+    with pytest.raises(SettingsError) as raised:
+        load_settings({**VALID, "ADMIN_TOKEN": VALID["SECRET_KEY"]})
+    assert raised.value.problems == {
+        "ADMIN_TOKEN": "must differ from SECRET_KEY outside development"
+    }
+
+
+def test_fallback_keys_are_a_list_of_secrets():
+    settings = load_settings({**VALID, "SECRET_KEY_FALLBACKS": " o" + "1" * 31 + ", " + "2" * 32})
+    assert settings.secret_key_fallbacks == ("o" + "1" * 31, "2" * 32)
+    assert load_settings(VALID).secret_key_fallbacks == ()
+    with pytest.raises(SettingsError) as raised:
+        load_settings({**VALID, "SECRET_KEY_FALLBACKS": "short"})
+    assert "at least 32 characters" in raised.value.problems["SECRET_KEY_FALLBACKS"]

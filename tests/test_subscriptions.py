@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from datetime import timedelta
 
 import pytest
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select, update
 
 from app.database import session
@@ -244,6 +246,47 @@ def test_tokens_are_bound_to_their_purpose_and_address(app, client):
         assert method(f"/unsubscribe/{confirm_token}").status_code == 400
         assert method(f"/confirm/{confirm_token}").status_code == 400
     assert subscriber(app, "moved@example.org").status is SubscriberStatus.PENDING
+
+
+def test_a_confirmation_link_does_not_bring_back_who_unsubscribed_since(app, client):
+    row = add_subscriber(app, "gone@example.org", SubscriberStatus.CONFIRMED)
+    with app.app_context():
+        confirm_token = make_token(Purpose.CONFIRM, row)
+        unsubscribe_token = make_token(Purpose.UNSUBSCRIBE, row)
+    assert client.post(f"/unsubscribe/{unsubscribe_token}").status_code == 200
+    for method in (client.get, client.post):
+        assert method(f"/confirm/{confirm_token}").status_code == 400
+    assert subscriber(app, "gone@example.org").status is SubscriberStatus.UNSUBSCRIBED
+
+
+def test_tokens_carry_no_address(app):
+    row = add_subscriber(app, "private.reader@example.org", SubscriberStatus.PENDING)
+    with app.app_context():
+        token = make_token(Purpose.UNSUBSCRIBE, row)
+    payload = token.split(".")[0]
+    decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    assert b"private.reader" not in decoded
+    assert b"example.org" not in decoded
+
+
+def test_links_signed_before_a_key_rotation_keep_working(app, client):
+    row = add_subscriber(app, "loyal@example.org", SubscriberStatus.CONFIRMED)
+    with app.app_context():
+        token = make_token(Purpose.UNSUBSCRIBE, row)
+    old_key = app.config["SECRET_KEY"]
+    app.config.update(SECRET_KEY="r" * 40, SECRET_KEY_FALLBACKS=(old_key,))
+    assert client.get(f"/unsubscribe/{token}").status_code == 200
+    app.config.update(SECRET_KEY_FALLBACKS=())
+    assert client.get(f"/unsubscribe/{token}").status_code == 400
+
+
+def test_links_sent_when_tokens_carried_the_address_still_work(app, client):
+    row = add_subscriber(app, "early@example.org", SubscriberStatus.CONFIRMED)
+    with app.app_context():
+        serializer = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="tidings.unsubscribe")
+        token = serializer.dumps({"id": row.id, "email": "early@example.org"})
+    assert client.post(f"/unsubscribe/{token}").status_code == 200
+    assert subscriber(app, "early@example.org").status is SubscriberStatus.UNSUBSCRIBED
 
 
 def test_expired_token_is_a_clear_400(app, client, monkeypatch):

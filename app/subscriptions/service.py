@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.database import session
 from app.subscriptions.models import Subscriber, SubscriberStatus
-from app.subscriptions.tokens import InvalidTokenError, Purpose, read_token
+from app.subscriptions.tokens import InvalidTokenError, Purpose, address_digest, read_token
 
 REMINDER_INTERVAL = timedelta(hours=1)
 
@@ -48,16 +48,22 @@ def subscribe(email: str) -> int | None:
 
 
 def subscriber_for(purpose: Purpose, token: str) -> Subscriber:
-    """The subscriber a valid token names, at the same address; else InvalidTokenError."""
-    subscriber_id, email = read_token(purpose, token)
+    """The subscriber a valid token names, at the same address; else InvalidTokenError.
+
+    A confirmation link no longer works once its subscriber has unsubscribed: only a new
+    subscription (and its new email) brings them back.
+    """
+    subscriber_id, digest = read_token(purpose, token)
     subscriber = session().scalar(select(Subscriber).where(Subscriber.id == subscriber_id))
-    if subscriber is None or subscriber.email != email:
+    if subscriber is None or address_digest(subscriber.email) != digest:
+        raise InvalidTokenError
+    if purpose is Purpose.CONFIRM and subscriber.status is SubscriberStatus.UNSUBSCRIBED:
         raise InvalidTokenError
     return subscriber
 
 
 def confirm(subscriber: Subscriber) -> None:
-    """Mark the subscriber confirmed (again, after an unsubscribe, if they click an old link)."""
+    """Mark the subscriber confirmed; confirming twice changes nothing."""
     if subscriber.status is not SubscriberStatus.CONFIRMED:
         subscriber.status = SubscriberStatus.CONFIRMED
         subscriber.confirmed_at = datetime.now(UTC)

@@ -1,8 +1,14 @@
-"""Signed, expiring tokens for the links in emails; each names one subscriber and address."""
+"""Signed, expiring tokens for the links in emails; each names one subscriber and address.
+
+A token carries the subscriber's id and a digest of their address, never the address: a
+token's payload is readable by anyone who has the link. Tokens signed with a key listed in
+SECRET_KEY_FALLBACKS still verify, so rotating SECRET_KEY breaks no link already sent.
+"""
 
 from __future__ import annotations
 
 import enum
+import hashlib
 
 from flask import current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
@@ -25,23 +31,33 @@ class InvalidTokenError(Exception):
 
 def _serializer(purpose: Purpose) -> URLSafeTimedSerializer:
     salt = f"tidings.{purpose.name.lower()}"
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
+    # Signs with the last key; verifies with any.
+    keys = [*current_app.config["SECRET_KEY_FALLBACKS"], current_app.config["SECRET_KEY"]]
+    return URLSafeTimedSerializer(keys, salt=salt)
+
+
+def address_digest(email: str) -> str:
+    """A short digest that ties a token to an address without revealing it."""
+    return hashlib.blake2b(email.encode(), digest_size=8, person=b"tidings.address").hexdigest()
 
 
 def make_token(purpose: Purpose, subscriber: Subscriber) -> str:
     """A token for `purpose` on `subscriber`."""
-    return str(_serializer(purpose).dumps({"id": subscriber.id, "email": subscriber.email}))
+    payload = {"id": subscriber.id, "a": address_digest(subscriber.email)}
+    return str(_serializer(purpose).dumps(payload))
 
 
 def read_token(purpose: Purpose, token: str) -> tuple[int, str]:
-    """The (subscriber id, email) a valid token names; InvalidTokenError otherwise."""
+    """The (subscriber id, address digest) a valid token names; InvalidTokenError otherwise."""
     try:
         data = _serializer(purpose).loads(token, max_age=purpose.value)
     except BadData:
         raise InvalidTokenError from None
     if not isinstance(data, dict) or not isinstance(data.get("id"), int):
         raise InvalidTokenError
-    return data["id"], str(data.get("email"))
+    if "email" in data:  # a link sent before tokens carried a digest
+        return data["id"], address_digest(str(data["email"]))
+    return data["id"], str(data.get("a"))
 
 
 def public_link(path: str) -> str:
