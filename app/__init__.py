@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import api, cache, database, errors, health, jobs
+from app import api, cache, database, errors, health, jobs, security
 from app.newsletter import admin, archive, seed
 from app.settings import SettingsError, load_settings
 from app.subscriptions import views as subscriptions
@@ -26,6 +26,7 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     errors.init_app(app)
     api.init_app(app)
+    security.init_app(app)
     return app
 
 

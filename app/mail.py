@@ -6,7 +6,7 @@ import contextlib
 import smtplib
 from collections.abc import Mapping
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
 from types import TracebackType
 
 from flask import current_app
@@ -30,13 +30,19 @@ def build_message(
     message["From"] = current_app.config["MAIL_FROM"]
     message["To"] = to
     message["Subject"] = subject
-    message["Message-ID"] = message_id or make_msgid(domain="tidings")
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = message_id or make_msgid(domain=sender_domain())
     for name, value in (headers or {}).items():
         message[name] = value
     message.set_content(text)
     if html is not None:
         message.add_alternative(html, subtype="html")
     return message
+
+
+def sender_domain() -> str:
+    """The domain of MAIL_FROM: Message-IDs are made under it, as spam filters expect."""
+    return parseaddr(current_app.config["MAIL_FROM"])[1].rpartition("@")[2]
 
 
 class MailError(Exception):

@@ -63,3 +63,13 @@ def test_flask_debug_brings_the_debugger_in_development_only(test_env, app_env, 
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert (result.stdout.strip() == "DebuggedApplication") is debugger
+
+
+def test_pages_carry_the_security_headers(client):
+    response = client.get("/", headers={"Accept": "text/html"})
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert client.get("/healthz").headers["X-Content-Type-Options"] == "nosniff"

@@ -19,6 +19,9 @@ def test_send_email_delivers_text_and_html_parts(app):
     assert message["Text"].strip() == "Plain body"
     assert "<p>HTML body</p>" in message["HTML"]
     assert message["MessageID"] == message_id.strip("<>")
+    # A Message-ID under the sender's own domain, and a Date, as spam filters expect.
+    assert message["MessageID"].endswith("@tidings.test")
+    assert message["Date"]
     listed = mailpit.get(app, "/api/v1/messages?limit=0")["messages"]
     assert message["ID"] in {summary["ID"] for summary in listed}
 

@@ -199,6 +199,23 @@ def test_subscribe_form_shows_the_error_escaped(client):
     assert b"An email address looks like" in response.data
 
 
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Sec-Fetch-Site": "cross-site"}, 403),
+        ({"Sec-Fetch-Site": "same-site"}, 403),
+        ({"Origin": "https://evil.example"}, 403),
+        ({"Origin": "null"}, 403),
+        ({"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost"}, 202),
+        ({"Origin": "http://localhost"}, 202),
+        ({}, 202),
+    ],
+)
+def test_the_form_is_accepted_from_this_site_only(client, headers, status):
+    response = client.post("/subscribe", data={"email": "form@example.org"}, headers=headers)
+    assert response.status_code == status
+
+
 def test_subscribe_form_refuses_json(client):
     assert client.post("/subscribe", json={"email": "a@example.org"}).status_code == 415
 

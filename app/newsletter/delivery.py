@@ -29,7 +29,13 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.database import session
 from app.jobs import on_consumer_start, periodic_task, task
-from app.mail import Mailer, MailServerUnavailableError, MessageRefusedError, build_message
+from app.mail import (
+    Mailer,
+    MailServerUnavailableError,
+    MessageRefusedError,
+    build_message,
+    sender_domain,
+)
 from app.newsletter import archive
 from app.newsletter.models import Delivery, DeliveryStatus, Issue, IssueStatus
 from app.subscriptions.models import Subscriber, SubscriberStatus
@@ -155,7 +161,7 @@ def _issue_email(delivery: Delivery) -> EmailMessage:
         render_template("email/issue.txt", **context),
         render_template("email/issue.html", **context),
         headers,
-        message_id=f"<issue-{issue.id}.subscriber-{subscriber.id}@tidings>",
+        message_id=f"<issue-{issue.id}.subscriber-{subscriber.id}@{sender_domain()}>",
     )
 
 

@@ -9,6 +9,7 @@ from flask import Blueprint, render_template, request
 
 from app.api import ApiError, json_object, require_form
 from app.ratelimit import limit_per_client
+from app.security import same_origin
 from app.subscriptions import service
 from app.subscriptions.addresses import InvalidEmailError, valid_email
 from app.subscriptions.emails import send_subscription_email
@@ -87,6 +88,7 @@ def subscribe_api() -> tuple[dict[str, str], int]:
 
 
 @bp.post("/subscribe")
+@same_origin
 @limit_per_client("subscribe", "SUBSCRIBE_RATE_LIMIT")
 def subscribe_form() -> tuple[str, int]:
     """Subscribe from the form on the home page; errors are shown on the form."""
