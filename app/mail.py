@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import smtplib
+import ssl
 from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
@@ -59,6 +60,8 @@ class MailServerUnavailableError(MailError):
 
 # What the server says about one message; anything else concerns every message.
 _REFUSALS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPNotSupportedError)
+# Trouble reaching the server or setting up the session: never a message's fault.
+_CONNECTION_ERRORS = (smtplib.SMTPException, OSError)
 
 
 class Mailer:
@@ -72,9 +75,14 @@ class Mailer:
 
         Raises MessageRefusedError or MailServerUnavailableError, naming what the server said.
         """
-        try:
-            if self._smtp is None:
+        if self._smtp is None:
+            try:
                 self._smtp = _connect()
+            except _CONNECTION_ERRORS as exc:
+                # No STARTTLS or AUTH on offer, a refused login, a bad certificate: all
+                # configuration, which no subscriber should be charged for.
+                raise MailServerUnavailableError(_describe(exc)) from exc
+        try:
             self._smtp.send_message(message)
         except _REFUSALS as exc:
             raise MessageRefusedError(_describe(exc)) from exc
@@ -114,13 +122,27 @@ def _reply(code: int, text: bytes | str) -> str:
     return f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
 
 
+def tls_context() -> ssl.SSLContext:
+    """TLS that verifies the server's certificate and name, as a mail client must."""
+    return ssl.create_default_context()
+
+
 def _connect() -> smtplib.SMTP:
     config = current_app.config
-    smtp = smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=config["SMTP_TIMEOUT"])
-    if config["SMTP_STARTTLS"]:
-        smtp.starttls()
-    if config["SMTP_USERNAME"]:
-        smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
+    address = (config["SMTP_HOST"], config["SMTP_PORT"])
+    smtp: smtplib.SMTP
+    if config["SMTP_IMPLICIT_TLS"]:
+        smtp = smtplib.SMTP_SSL(*address, timeout=config["SMTP_TIMEOUT"], context=tls_context())
+    else:
+        smtp = smtplib.SMTP(*address, timeout=config["SMTP_TIMEOUT"])
+    try:
+        if config["SMTP_STARTTLS"]:
+            smtp.starttls(context=tls_context())
+        if config["SMTP_USERNAME"]:
+            smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
+    except BaseException:
+        smtp.close()
+        raise
     return smtp
 
 

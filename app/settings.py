@@ -45,6 +45,7 @@ class Settings:
     smtp_username: str
     smtp_password: str
     smtp_starttls: bool
+    smtp_implicit_tls: bool
     smtp_timeout: int
     mail_from: str
     public_url: str
@@ -167,6 +168,18 @@ def secrets(app_env: str | None) -> Callable[[str], tuple[str, ...]]:
     return lambda raw: tuple(one(item.strip()) for item in raw.split(",") if item.strip())
 
 
+def _check_smtp_security(read: _Reader, app_env: str | None, values: Mapping[str, Any]) -> None:
+    """One kind of TLS at a time; a password never in clear outside development."""
+    starttls, implicit = values["smtp_starttls"], values["smtp_implicit_tls"]
+    if starttls and implicit:
+        read.problems["SMTP_STARTTLS"] = "cannot be true with SMTP_IMPLICIT_TLS: choose one"
+    if values["smtp_username"] and not (starttls or implicit) and app_env != "development":
+        read.problems["SMTP_USERNAME"] = (
+            "is set without TLS, which would send the password in clear: set "
+            "SMTP_STARTTLS=true (port 587) or SMTP_IMPLICIT_TLS=true (port 465)"
+        )
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Parse `env` into Settings, or raise SettingsError naming every bad variable."""
     read = _Reader(env)
@@ -190,6 +203,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         "smtp_username": read.get("SMTP_USERNAME", str, default=""),
         "smtp_password": read.get("SMTP_PASSWORD", str, default=""),
         "smtp_starttls": read.get("SMTP_STARTTLS", parse_bool, default="false"),
+        "smtp_implicit_tls": read.get("SMTP_IMPLICIT_TLS", parse_bool, default="false"),
         "smtp_timeout": read.get("SMTP_TIMEOUT", int_between(1, 300), default="10"),
         "mail_from": read.get("MAIL_FROM", mail_address),
         "public_url": read.get("PUBLIC_URL", url_with_scheme("http", "https")),
@@ -199,6 +213,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         "page_cache_seconds": read.get("PAGE_CACHE_SECONDS", int_between(0, 86_400), "300"),
         "trusted_proxies": read.get("TRUSTED_PROXIES", int_between(0, 5), default="0"),
     }
+    _check_smtp_security(read, app_env, values)
     secret_key, admin_token = values["secret_key"], values["admin_token"]
     if app_env != "development" and secret_key is not None and admin_token == secret_key:
         read.problems["ADMIN_TOKEN"] = "must differ from SECRET_KEY outside development"  # noqa: S105  # a message

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from app.mail import send_email, send_email_later
+import ssl
+
+from app.mail import send_email, send_email_later, tls_context
 from tests import mailpit
 
 
@@ -36,3 +38,9 @@ def test_worker_sends_a_queued_email(app, start_worker):
     assert message["Subject"] == "Queued"
     assert message["MessageID"] == message_id.strip("<>")
     assert worker.poll() is None
+
+
+def test_tls_verifies_the_server_certificate_and_name():
+    context = tls_context()
+    assert context.verify_mode is ssl.CERT_REQUIRED
+    assert context.check_hostname is True

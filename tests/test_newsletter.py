@@ -311,6 +311,21 @@ def test_an_unreachable_mail_server_pauses_delivery_and_charges_no_one(app):
     assert len(mailpit.wait_for_messages(app, people["gil"])) == 1
 
 
+@pytest.mark.parametrize("setting", ["SMTP_STARTTLS", "SMTP_IMPLICIT_TLS"])
+def test_a_mail_server_without_the_tls_asked_for_pauses_delivery_and_charges_no_one(
+    make_app, setting
+):
+    # Mailpit offers neither STARTTLS nor TLS: a configuration problem, no subscriber's fault.
+    app = make_app(**{setting: "true"})
+    add_subscribers(app, kim=SubscriberStatus.CONFIRMED)
+    with app.app_context():
+        issue_id = publish_new_issue()
+        for _ in range(delivery.MAX_ATTEMPTS + 1):
+            assert delivery.deliver_pending(issue_id, limit=10) == 0
+        row = session().scalars(select(Delivery).where(Delivery.issue_id == issue_id)).one()
+        assert (row.status, row.attempts) == (DeliveryStatus.PENDING, 0)
+
+
 def test_subscriber_who_left_before_delivery_gets_nothing(app, client):
     people = add_subscribers(app, gus=SubscriberStatus.CONFIRMED)
     issue_id = create_issue(client)

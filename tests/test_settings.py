@@ -100,3 +100,20 @@ def test_fallback_keys_are_a_list_of_secrets():
     with pytest.raises(SettingsError) as raised:
         load_settings({**VALID, "SECRET_KEY_FALLBACKS": "short"})
     assert "at least 32 characters" in raised.value.problems["SECRET_KEY_FALLBACKS"]
+
+
+def test_an_smtp_password_never_travels_in_clear_outside_development():
+    with_login = {**VALID, "SMTP_USERNAME": "tidings", "SMTP_PASSWORD": "pw"}
+    with pytest.raises(SettingsError) as raised:
+        load_settings(with_login)
+    assert "would send the password in clear" in raised.value.problems["SMTP_USERNAME"]
+    assert load_settings({**with_login, "SMTP_STARTTLS": "true"}).smtp_starttls
+    assert load_settings({**with_login, "SMTP_IMPLICIT_TLS": "true"}).smtp_implicit_tls
+    development = {**with_login, "APP_ENV": "development"}
+    assert load_settings(development).smtp_username == "tidings"
+
+
+def test_one_kind_of_smtp_tls_at_a_time():
+    with pytest.raises(SettingsError) as raised:
+        load_settings({**VALID, "SMTP_STARTTLS": "true", "SMTP_IMPLICIT_TLS": "true"})
+    assert "choose one" in raised.value.problems["SMTP_STARTTLS"]
