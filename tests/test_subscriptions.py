@@ -10,11 +10,14 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select, update
 
+from app import jobs
 from app.database import session
 from app.settings import MAX_REQUEST_BYTES
+from app.subscriptions import emails
 from app.subscriptions.addresses import InvalidEmailError, valid_email
 from app.subscriptions.models import Subscriber, SubscriberStatus
 from app.subscriptions.tokens import Purpose, make_token
+from tests import mailpit
 
 API = "/api/subscribers"
 
@@ -115,6 +118,31 @@ def test_unsubscribed_address_must_confirm_again(app, client):
     add_subscriber(app, "back@example.org", SubscriberStatus.UNSUBSCRIBED)
     assert client.post(API, json={"email": "back@example.org"}).status_code == 202
     assert subscriber(app, "back@example.org").status is SubscriberStatus.PENDING
+
+
+def test_an_email_owed_while_the_broker_was_down_goes_once_it_is_back(app, client):
+    address = mailpit.unique_address("patient")
+    app.config["BROKER_URL"], working = "redis://127.0.0.1:1/0", app.config["BROKER_URL"]
+    jobs.init_app(app)  # the broker is down
+    assert client.post(API, json={"email": address}).status_code == 202
+    assert subscriber(app, address).email_due
+    app.config["BROKER_URL"] = working
+    jobs.init_app(app)  # and back
+    with app.app_context():
+        emails.queue_lost_subscription_emails()  # too soon: a job may still be on its way
+        assert queued(app) == []
+        earlier = Subscriber.last_emailed_at - 2 * emails.LOST_AFTER
+        session().execute(update(Subscriber).values(last_emailed_at=earlier))
+        session().commit()
+        emails.queue_lost_subscription_emails()
+    [(name, (subscriber_id,))] = queued(app)
+    assert name == "send_subscription_email"
+    emails.send_subscription_email.call_local(subscriber_id)
+    [message] = mailpit.wait_for_messages(app, address)
+    assert message["Subject"] == "Confirm your subscription to Tidings"
+    assert not subscriber(app, address).email_due
+    emails.send_subscription_email.call_local(subscriber_id)  # a late duplicate job: no email
+    assert len(mailpit.messages_to(app, address)) == 1
 
 
 @pytest.mark.parametrize(

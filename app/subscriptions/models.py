@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import DateTime, String, func
+from sqlalchemy import DateTime, String, false, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database import Base, pg_enum
@@ -36,3 +36,5 @@ class Subscriber(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # When we last emailed them about their subscription: reminders are at most hourly.
     last_emailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # An email is owed and not yet sent (app/subscriptions/emails.py).
+    email_due: Mapped[bool] = mapped_column(default=False, server_default=false())

@@ -22,7 +22,12 @@ def subscribe(email: str) -> int | None:
     """
     created = session().scalar(
         insert(Subscriber)
-        .values(email=email, status=SubscriberStatus.PENDING, last_emailed_at=func.now())
+        .values(
+            email=email,
+            status=SubscriberStatus.PENDING,
+            last_emailed_at=func.now(),
+            email_due=True,
+        )
         .on_conflict_do_nothing(index_elements=[Subscriber.email])
         .returning(Subscriber.id)
     )
@@ -39,6 +44,7 @@ def subscribe(email: str) -> int | None:
             )
             .values(
                 last_emailed_at=func.now(),
+                email_due=True,
                 status=case((unsubscribed, SubscriberStatus.PENDING), else_=Subscriber.status),
             )
             .returning(Subscriber.id)

@@ -12,7 +12,7 @@ from app.ratelimit import limit_per_client
 from app.security import same_origin
 from app.subscriptions import service
 from app.subscriptions.addresses import InvalidEmailError, valid_email
-from app.subscriptions.emails import send_subscription_email
+from app.subscriptions.emails import queue_subscription_email
 from app.subscriptions.models import Subscriber
 from app.subscriptions.tokens import InvalidTokenError, Purpose
 
@@ -76,7 +76,7 @@ def _subscribe(raw_email: object) -> None:
         raise ApiError(str(exc), field="email") from None
     subscriber_id = service.subscribe(email)
     if subscriber_id is not None:
-        send_subscription_email(subscriber_id)
+        queue_subscription_email(subscriber_id)
 
 
 @bp.post("/api/subscribers")
