@@ -76,18 +76,34 @@ free_port_from() {
 #   both called "tidings" never share a database; init-env writes this one;
 # - an older .env without the key: the directory's name, as Compose itself would use.
 project_name() {
-	local path name
+	local name
 	name=$(env_value COMPOSE_PROJECT_NAME "")
 	[ -z "$name" ] || { printf '%s\n' "$name" && return; }
-	path=$(pwd -P)
-	name=$(basename "$path" | tr '[:upper:]' '[:lower:]')
+	name=$(basename "$(pwd -P)" | tr '[:upper:]' '[:lower:]')
 	if [ -f .env ]; then
 		printf '%s\n' "$name" | tr -cd 'a-z0-9_\n-'
 	else
-		# Runs of other characters become one "-": image names allow no "-_" or "_-".
-		name=$(printf '%s' "$name" | tr -cs 'a-z0-9' '-' | sed 's/^-*//; s/-*$//')
-		printf '%s-%x\n' "${name:-tidings}" "$(printf '%s' "$path" | cksum | cut -d' ' -f1)"
+		generated_project_name
 	fi
+}
+
+# The name init-env gives this checkout: the directory's name and a hash of its path. Runs
+# of other characters become one "-": image names allow no "-_" or "_-".
+generated_project_name() {
+	local path name
+	path=$(pwd -P)
+	name=$(basename "$path" | tr '[:upper:]' '[:lower:]' | tr -cs 'a-z0-9' '-' | sed 's/^-*//; s/-*$//')
+	printf '%s-%x\n' "${name:-tidings}" "$(printf '%s' "$path" | cksum | cut -d' ' -f1)"
+}
+
+# The checkout .env's project was made for (init-env notes it), else where that project's
+# containers were started from; empty if neither is known.
+project_made_for() {
+	local made_for
+	made_for=$(sed -n 's/^# COMPOSE_PROJECT_NAME made for: //p' .env 2>/dev/null | tail -n 1)
+	[ -n "$made_for" ] || made_for=$(docker ps --all --filter "label=com.docker.compose.project=$1" \
+		--format '{{ .Label "com.docker.compose.project.working_dir" }}' 2>/dev/null | sort -u | head -n 1)
+	printf '%s\n' "$made_for"
 }
 # Scripts run on their own (not from make) find the same project as make does.
 COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-$(project_name)}
