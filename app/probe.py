@@ -1,4 +1,7 @@
-"""Container healthchecks: `python app/probe.py web|worker` exits 0 when healthy.
+"""Container healthchecks: `python app/probe.py web|worker|auto` exits 0 when healthy.
+
+`auto`, for the runtime image, which runs either: a container whose consumer has beaten is a
+worker, any other a web server.
 
 Run as a file, not with `-m app.probe`: that would import the app package and every library it
 uses (about a second of CPU per probe). The standard library only, so a probe stays cheap.
@@ -42,7 +45,12 @@ def worker() -> None:
         raise RuntimeError(f"the consumer's last heartbeat was {age:.0f} s ago")
 
 
-PROBES = {"web": web, "worker": worker}
+def auto() -> None:
+    """The worker's probe where a consumer beats, else the web server's."""
+    worker() if Path(HEARTBEAT_FILE).exists() else web()
+
+
+PROBES = {"web": web, "worker": worker, "auto": auto}
 
 
 def main(argv: list[str]) -> int:

@@ -96,7 +96,7 @@ def heartbeat_since(moment: float) -> bool:
 def test_web_probe_fails_when_nothing_listens(monkeypatch, capsys):
     monkeypatch.setattr(probe, "WEB_ADDRESS", ("127.0.0.1", 1))
     assert probe.main(["web"]) == 1
-    assert "web unhealthy" in capsys.readouterr().err
+    assert "Connection refused" in capsys.readouterr().err
 
 
 def test_probe_imports_neither_the_app_nor_its_libraries():
@@ -112,3 +112,13 @@ def test_probe_imports_neither_the_app_nor_its_libraries():
 def test_probe_rejects_an_unknown_name(capsys):
     assert probe.main(["db"]) == 2
     assert "usage" in capsys.readouterr().err
+
+
+def test_the_auto_probe_checks_a_worker_where_a_consumer_beats(monkeypatch, tmp_path, capsys):
+    heartbeat = tmp_path / "heartbeat"
+    monkeypatch.setattr(probe, "HEARTBEAT_FILE", str(heartbeat))
+    monkeypatch.setattr(probe, "WEB_ADDRESS", ("127.0.0.1", 1))
+    assert probe.main(["auto"]) == 1  # no beat: a web server, and none answers
+    assert "Connection refused" in capsys.readouterr().err
+    heartbeat.touch()
+    assert probe.main(["auto"]) == 0  # a worker, beating
