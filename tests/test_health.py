@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app, probe
+from tests.test_newsletter import ADMIN
 
 # A port nothing listens on: the dependency is "down".
 DOWN = {
@@ -122,3 +123,13 @@ def test_the_auto_probe_checks_a_worker_where_a_consumer_beats(monkeypatch, tmp_
     assert "Connection refused" in capsys.readouterr().err
     heartbeat.touch()
     assert probe.main(["auto"]) == 0  # a worker, beating
+
+
+@pytest.mark.parametrize("path", ["/", "/issues/1", "/api/issues"])
+def test_pages_answer_503_while_the_database_is_down(test_env, path):
+    app = create_app({**test_env, "DATABASE_URL": DOWN["db"][1], "PAGE_CACHE_SECONDS": "0"})
+    response = app.test_client().get(path, headers={**ADMIN, "Accept": "text/html"})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "Traceback" not in response.get_data(as_text=True)
+    app.extensions["db"].engine.dispose()
