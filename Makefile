@@ -130,6 +130,10 @@ migration: image ## Generate a migration from the models (M="add x")
 test: .env ## Run the tests in an isolated throw-away stack (T="tests/test_x.py -k y")
 	@scripts/test-stack pytest $(T)
 
+.PHONY: faults
+faults: .env ## The fault suite: a throw-away stack through db, broker, cache and mail outages
+	@python3 -m unittest -v tests.e2e.faults
+
 .PHONY: bench devloop
 bench: .env ## Benchmarks, each figure beside its target (make bench devloop: the dev loop alone)
 	@$(if $(filter devloop,$(MAKECMDGOALS)),,scripts/test-stack python -m bench.services)

@@ -17,14 +17,11 @@ import http.client
 import json
 import os
 import platform
-import shutil
 import socket
 import statistics
 import subprocess
-import tempfile
+import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,7 +29,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+# Run as a script (python3 bench/devloop.py): the checkout's root is not on the path.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.e2e.stack import ROOT, Stack, env_value, fetch, output_of, run, throwaway_stack
+
 # Services whose CPU counts as the stack's; the Mailpit stand-in is reported on its own.
 STACK_SERVICES = ("web", "worker", "db", "cache", "broker")
 POLL_SECONDS = 0.01
@@ -57,51 +57,9 @@ class Figure:
         return f"  {self.loop:<58} {value} {target}  {verdict}  {self.note}".rstrip()
 
 
-def run(command: list[str], cwd: Path, *, quiet: bool = True) -> float:
-    """Run `command` in `cwd`, stop the benchmark if it fails; its duration in seconds."""
-    started = time.perf_counter()
-    result = subprocess.run(  # noqa: S603  # make and docker, with fixed arguments
-        command, cwd=cwd, capture_output=quiet, text=True, check=False
-    )
-    if result.returncode != 0:
-        output = (result.stdout or "") + (result.stderr or "") if quiet else ""
-        raise SystemExit(f"bench: {' '.join(command)} failed ({result.returncode})\n{output}")
-    return time.perf_counter() - started
-
-
-def output_of(command: list[str], cwd: Path) -> str:
-    """What `command` prints."""
-    return subprocess.run(  # noqa: S603  # docker and git, with fixed arguments
-        command, cwd=cwd, capture_output=True, text=True, check=True
-    ).stdout
-
-
 def median_of(rounds: int, measure: Callable[[], float]) -> float:
     """The median of `rounds` measurements."""
     return statistics.median(measure() for _ in range(rounds))
-
-
-def env_value(project: Path, key: str) -> str:
-    """KEY's value in the project's .env (the last assignment, as Compose reads it)."""
-    values = [
-        line.split("=", 1)[1]
-        for line in (project / ".env").read_text().splitlines()
-        if line.startswith(key + "=")
-    ]
-    return values[-1]
-
-
-def fetch(url: str, data: bytes | None = None) -> str:
-    """The body at `url`, or '' when it cannot be had right now (a reload, say)."""
-    request = urllib.request.Request(url, data=data)  # noqa: S310  # a local URL
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-            body: str = response.read().decode()
-            return body
-    except (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException):
-        return ""
 
 
 def seconds_until(condition: Callable[[], bool], started: float) -> float:
@@ -124,61 +82,6 @@ def edited(path: Path, old: str, new: str) -> Iterator[None]:
         yield
     finally:
         path.write_text(original)
-
-
-class Stack:
-    """The throw-away copy of the checkout and its Compose project."""
-
-    def __init__(self, directory: Path) -> None:
-        self.dir = directory
-        self.web = ""
-        self.mailpit = ""
-
-    def make(self, *targets: str) -> float:
-        """Seconds `make TARGETS` took in the copy."""
-        return run(["make", *targets], self.dir)
-
-    def compose(self, *args: str) -> str:
-        """What `docker compose ARGS` prints, in the copy's project."""
-        return output_of(["docker", "compose", *args], self.dir)
-
-    def create(self) -> None:
-        """Copy the tracked files, make .env, bring the stack up once."""
-        self.dir.chmod(0o755)  # as a clone would be: the containers' user reads the code
-        files = output_of(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], ROOT
-        )
-        for name in filter(None, files.split("\0")):
-            source, target = ROOT / name, self.dir / name
-            if source.is_file():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, target)
-        self.make(".env")
-        with (self.dir / ".env").open("a") as env:
-            # One subscription request every poll, to see when a task edit takes effect.
-            env.write("SUBSCRIBE_RATE_LIMIT=10000\n")
-        self.web = f"http://127.0.0.1:{env_value(self.dir, 'WEB_PORT')}"
-        self.mailpit = f"http://127.0.0.1:{env_value(self.dir, 'MAILPIT_UI_PORT')}"
-        print(f"Throw-away project in {self.dir}: first make up (builds its dev image)...")
-        self.make("up")
-
-    def destroy(self) -> None:
-        """Remove the project's containers, volumes, images and files."""
-        with contextlib.suppress(subprocess.CalledProcessError, FileNotFoundError):
-            project = env_value(self.dir, "COMPOSE_PROJECT_NAME")
-            self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
-            images = output_of(
-                ["docker", "images", "-q", "--filter", f"reference={project}*"], ROOT
-            )
-            if images.split():
-                output_of(["docker", "rmi", "--force", *images.split()], ROOT)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def ready(self) -> bool:
-        """Every service healthy and /readyz 200."""
-        states = [json.loads(line) for line in self.compose("ps", "--format", "json").splitlines()]
-        healthy = len(states) == 6 and all(s["Health"] == "healthy" for s in states)
-        return healthy and '"status":"ok"' in fetch(self.web + "/readyz").replace(" ", "")
 
 
 def warm_up(stack: Stack) -> float:
@@ -371,13 +274,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="rounds per figure (default 5)")
     parser.add_argument("--idle-seconds", type=float, default=60, help="idle CPU window")
     options = parser.parse_args()
-    stack = Stack(Path(tempfile.mkdtemp(prefix="tidings-bench-")))
-    try:
-        stack.create()
+    with throwaway_stack() as stack:
         print(f"Measuring: medians of {options.rounds} rounds...")
         figures = measure(stack, options.rounds, options.idle_seconds)
-    finally:
-        stack.destroy()
     machine = f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores"
     print(f"\nDev loop, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine}:")
     for figure in figures:

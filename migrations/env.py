@@ -23,10 +23,12 @@ def run_offline() -> None:
 
 def run_online(connection: Connection) -> None:
     """Apply migrations on `connection`, in one transaction."""
-    # The app's statement timeout is for requests; a migration may rewrite a large table.
-    connection.execute(text("SET statement_timeout = 0"))
     context.configure(connection=connection, target_metadata=target_metadata)
     with context.begin_transaction():
+        # The app's statement timeout is for requests; a migration may rewrite a large table.
+        # LOCAL, inside Alembic's transaction: a statement before it would open a transaction
+        # of SQLAlchemy's that Alembic then leaves to its caller, and nothing would commit.
+        connection.execute(text("SET LOCAL statement_timeout = 0"))
         context.run_migrations()
 
 

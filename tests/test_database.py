@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import OperationalError
 
 from app.database import Base, get_db, session
 from app.subscriptions.models import Subscriber, SubscriberStatus
+from tests.conftest import _as_admin, drop_test_database, with_path
 
 
 def test_migrations_match_the_models(app):
@@ -36,3 +40,24 @@ def test_a_statement_may_not_run_longer_than_the_timeout(app):
         assert connection.scalar(text("SHOW statement_timeout")) == "10s"
         with pytest.raises(OperationalError, match="statement timeout"):
             connection.execute(text("SET statement_timeout = 50; SELECT pg_sleep(1)"))
+
+
+def test_the_alembic_command_commits_its_migrations(test_env):
+    # As `make up` and `make migrate` run it: alembic's own command, its own connection.
+    env = {**test_env, "DATABASE_URL": with_path(test_env["DATABASE_URL"], "tidings_cli_test")}
+    drop_test_database(env)
+    _as_admin('CREATE DATABASE "tidings_cli_test"')
+    try:
+        subprocess.run(  # a fixed command
+            ["alembic", "upgrade", "head"],  # noqa: S607  # the venv's, on PATH
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+        )
+        engine = create_engine(env["DATABASE_URL"])
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT count(*) FROM subscribers")) == 0
+            assert connection.scalar(text("SELECT version_num FROM alembic_version"))
+        engine.dispose()
+    finally:
+        drop_test_database(env)

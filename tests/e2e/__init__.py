@@ -1,0 +1,1 @@
+"""Tests of the whole stack from outside, on the host: make faults."""
