@@ -13,6 +13,7 @@ import pytest
 from huey.exceptions import RetryTask
 from sqlalchemy import func, select, update
 
+from app import jobs
 from app.database import session
 from app.newsletter import archive, delivery
 from app.newsletter.models import MAX_BODY_LENGTH, Delivery, DeliveryStatus, Issue
@@ -324,6 +325,20 @@ def test_a_mail_server_without_the_tls_asked_for_pauses_delivery_and_charges_no_
             assert delivery.deliver_pending(issue_id, limit=10) == 0
         row = session().scalars(select(Delivery).where(Delivery.issue_id == issue_id)).one()
         assert (row.status, row.attempts) == (DeliveryStatus.PENDING, 0)
+
+
+def test_publishing_while_the_broker_is_down_keeps_every_delivery(app, client):
+    people = add_subscribers(app, lea=SubscriberStatus.CONFIRMED)
+    issue_id = create_issue(client)
+    app.config["BROKER_URL"], working = "redis://127.0.0.1:1/0", app.config["BROKER_URL"]
+    jobs.init_app(app)  # the broker is down
+    assert client.post(f"/api/issues/{issue_id}/publish", headers=ADMIN).status_code == 202
+    app.config["BROKER_URL"] = working
+    jobs.init_app(app)  # and back: the periodic resume finds the delivery
+    with app.app_context():
+        delivery.resume_deliveries()
+    assert [task.name for task in app.extensions["huey"].pending()] == ["deliver_issue"]
+    assert deliveries(app, issue_id) == {people["lea"]: DeliveryStatus.PENDING}
 
 
 def test_subscriber_who_left_before_delivery_gets_nothing(app, client):

@@ -21,6 +21,7 @@ import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
+import redis
 from flask import current_app, render_template
 from huey import crontab
 from huey.exceptions import RetryTask
@@ -69,7 +70,13 @@ def publish(issue_id: int) -> bool:
     )
     session().commit()
     archive.forget_pages()
-    deliver_issue(issue_id)
+    try:
+        deliver_issue(issue_id)
+    except redis.RedisError as exc:
+        # The deliveries are in the database: the periodic resume queues them once it is back.
+        current_app.logger.warning(
+            "issue %s: broker unavailable (%s), delivery waits", issue_id, exc
+        )
     return True
 
 
