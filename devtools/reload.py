@@ -53,6 +53,8 @@ LIBRARIES = (
 # Bind mounts whose file events do not reach the container.
 POLLING_MOUNTS = frozenset({"9p", "fuse.grpcfuse", "vboxsf", "prl_fs"})
 POLL_DELAY_MS = 250
+# How often the parent looks whether the child has exited, between file events.
+CHECK_MS = 250
 # How long a stopped child may take to finish before it is killed.
 STOP_SECONDS = 10
 USAGE = "usage: python -m devtools.reload [--hup] COMMAND [ARGS...]"
@@ -187,7 +189,7 @@ def run(command: Sequence[str], *, hup: bool) -> int:
         force_polling=polling,
         poll_delay_ms=POLL_DELAY_MS,
         stop_event=stopping,
-        rust_timeout=1000,
+        rust_timeout=CHECK_MS,
         yield_on_timeout=True,
         raise_interrupt=False,
     ):

@@ -92,7 +92,7 @@ def test_a_command_broken_by_an_edit_starts_again_once_fixed(tmp_path):
     try:
         wait_for(lambda: lines(tmp_path / "runs.log") == ["working"])
         job.write_text("raise SystemExit(3)\n")
-        time.sleep(2)  # the broken version runs and exits; the reloader waits for a change
+        time.sleep(1)  # the broken version runs and exits; the reloader waits for a change
         assert process.poll() is None
         job_module(tmp_path, "fixed")
         wait_for(lambda: "fixed" in lines(tmp_path / "runs.log"), keep_editing=job)
