@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from huey.exceptions import RetryTask
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, literal, select, update
 
 from app import jobs
 from app.database import session
@@ -247,6 +247,24 @@ def publish_new_issue() -> int:
     session().commit()
     delivery.publish(issue.id)
     return issue.id
+
+
+def test_a_large_issue_is_queued_in_batches_for_every_worker(app, client):
+    with app.app_context():
+        session().execute(
+            insert(Subscriber).from_select(
+                ["email", "status"],
+                select(
+                    func.concat("batch-", func.generate_series(1, 250), "@example.org"),
+                    literal(SubscriberStatus.CONFIRMED, Subscriber.status.type),
+                ),
+            )
+        )
+        session().commit()
+    issue_id = create_issue(client)
+    assert client.post(f"/api/issues/{issue_id}/publish", headers=ADMIN).status_code == 202
+    tasks = [(task.name, task.args) for task in app.extensions["huey"].pending()]
+    assert tasks == [("deliver_issue", (issue_id,))] * 3  # 250 deliveries, batches of 100
 
 
 def test_a_refused_message_is_retried_then_failed_with_the_reason(make_app, refusing_smtp_port):

@@ -1,7 +1,8 @@
 """Publishing an issue and delivering it: one email per confirmed subscriber, exactly once.
 
 Publishing writes one delivery row per confirmed subscriber (unique per issue and
-subscriber), then queues `deliver_issue`. Each delivery is sent in its own transaction,
+subscriber), then queues `deliver_issue` once per batch (up to MAX_PARALLEL_BATCHES), so
+that several workers share the issue. Each delivery is sent in its own transaction,
 holding its row lock (FOR UPDATE SKIP LOCKED) while the SMTP server takes the message, and
 is marked sent the moment the server accepts it: a worker killed mid-way leaves the rest
 pending for the next worker, and parallel workers never pick the same row.
@@ -17,6 +18,7 @@ delivery stays pending, and the task retries with backoff (then the periodic res
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -47,6 +49,9 @@ MAX_ATTEMPTS = 5
 RETRY_DELAY_SECONDS = 30
 # Deliveries one task run sends before queueing the rest, so one issue cannot hog a worker.
 BATCH_SIZE = 100
+# Batch tasks queued at once for a new issue, so that every worker takes a share, and one
+# that dies leaves its rows to the others (each task picks whatever is still pending).
+MAX_PARALLEL_BATCHES = 8
 
 
 def publish(issue_id: int) -> bool:
@@ -63,15 +68,18 @@ def publish(issue_id: int) -> bool:
     confirmed = select(literal(issue_id), Subscriber.id).where(
         Subscriber.status == SubscriberStatus.CONFIRMED
     )
-    session().execute(
+    created = session().execute(
         insert(Delivery)
         .from_select([Delivery.issue_id, Delivery.subscriber_id], confirmed)
         .on_conflict_do_nothing()
+        .returning(Delivery.id)
     )
+    batches = min(MAX_PARALLEL_BATCHES, max(1, math.ceil(len(created.all()) / BATCH_SIZE)))
     session().commit()
     archive.forget_pages()
     try:
-        deliver_issue(issue_id)
+        for _ in range(batches):
+            deliver_issue(issue_id)
     except redis.RedisError as exc:
         # The deliveries are in the database: the periodic resume queues them once it is back.
         current_app.logger.warning(

@@ -122,6 +122,22 @@ class Faults(unittest.TestCase):
             started[service] = output_of([*inspect, container], self.stack.dir).strip()
         return started
 
+    def clear_mailpit(self) -> None:
+        """Delete every message Mailpit holds."""
+        request = urllib.request.Request(f"{self.stack.mailpit}/api/v1/messages", method="DELETE")  # noqa: S310
+        urllib.request.urlopen(request, timeout=10).close()  # noqa: S310  # local
+
+    def message_ids_by_address(self) -> dict[str, set[str]]:
+        """Every address Mailpit holds messages for, with their Message-IDs."""
+        url = f"{self.stack.mailpit}/api/v1/messages?limit=0"
+        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310  # local
+            messages = json.load(response)["messages"]
+        found: dict[str, set[str]] = {}
+        for message in messages:
+            for recipient in message["To"]:
+                found.setdefault(recipient["Address"], set()).add(message["MessageID"])
+        return found
+
     def restore(self, *services: str) -> None:
         """Start `services` again and wait until they are healthy."""
         self.stack.compose("up", "--detach", "--wait", *services)
@@ -158,6 +174,41 @@ class Faults(unittest.TestCase):
         assert set(statuses) <= {200, 503}, statuses  # never a 500, never a dropped request
         assert self.request("GET", "/api/issues")[0] == 200
         assert self.starts() == before  # web and worker rode it out
+
+    def test_a_worker_killed_mid_issue_leaves_the_rest_to_the_other(self) -> None:
+        scale = ("up", "--detach", "--wait", "--no-recreate", "--scale")
+        self.stack.compose(*scale, "worker=2", "worker")
+        try:
+            self.clear_mailpit()
+            prefix = f"kill-{uuid.uuid4().hex[:8]}"
+            self.sql(
+                "INSERT INTO subscribers (email, status) SELECT "  # noqa: S608  # no input
+                f"'{prefix}-' || n || '@example.org', 'confirmed' FROM generate_series(1, 500) n"
+            )
+            issue_id = self.publish()
+
+            def some_sent() -> bool:
+                """a hundred deliveries of the issue were sent"""
+                return self.deliveries(issue_id).count("sent|1") >= 100
+
+            wait_until(some_sent)
+            victim = self.stack.compose("ps", "--quiet", "worker").split()[0]
+            output_of(["docker", "kill", "--signal", "KILL", victim], self.stack.dir)
+
+            def all_sent() -> bool:
+                """every delivery of the issue was sent"""
+                return set(self.deliveries(issue_id)) == {"sent|1"}
+
+            # Well within the five-minute sweep: the other worker's tasks take the rest.
+            wait_until(all_sent, seconds=2 * WAIT_SECONDS)
+            received = self.message_ids_by_address()
+            ours = {a: ids for a, ids in received.items() if a.startswith(prefix)}
+            assert len(ours) == 500, len(ours)
+            # One message each: a copy is possible only if the kill fell between the server's
+            # "250 OK" and the commit, and then it carries the same Message-ID.
+            assert all(len(ids) == 1 for ids in ours.values()), ours
+        finally:
+            self.stack.compose(*scale, "worker=1", "worker")
 
     def test_cache_stopped_pages_still_render(self) -> None:
         self.stack.compose("stop", "cache")
