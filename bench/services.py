@@ -22,8 +22,8 @@ from app import create_app
 from app.database import session
 from app.mail import Mailer, build_message, send_email
 from app.newsletter.models import Issue, IssueStatus
-from tests.conftest import create_test_database, drop_test_database, test_environment
 from tests.mailpit import unique_address
+from tests.support import create_test_database, drop_test_database, isolated_overrides
 
 ARCHIVE_ISSUES = 50
 PAGE_REQUESTS = 100
@@ -91,7 +91,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="rounds per figure (default 5)")
     rounds = parser.parse_args().rounds
 
-    env = test_environment()
+    env = isolated_overrides()
     create_test_database(env)
     try:
         app = create_app(env)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.database import Base, get_db, session
 from app.subscriptions.models import Subscriber, SubscriberStatus
-from tests.conftest import _as_admin, drop_test_database, with_path
+from tests.support import as_admin, drop_test_database, with_path
 
 
 def test_migrations_match_the_models(app):
@@ -42,11 +42,11 @@ def test_a_statement_may_not_run_longer_than_the_timeout(app):
             connection.execute(text("SET statement_timeout = 50; SELECT pg_sleep(1)"))
 
 
-def test_the_alembic_command_commits_its_migrations(test_env):
+def test_the_alembic_command_commits_its_migrations(isolated):
     # As `make up` and `make migrate` run it: alembic's own command, its own connection.
-    env = {**test_env, "DATABASE_URL": with_path(test_env["DATABASE_URL"], "tidings_cli_test")}
+    env = {**isolated, "DATABASE_URL": with_path(isolated["DATABASE_URL"], "tidings_cli_test")}
     drop_test_database(env)
-    _as_admin('CREATE DATABASE "tidings_cli_test"')
+    as_admin('CREATE DATABASE "tidings_cli_test"')
     try:
         subprocess.run(  # a fixed command
             ["alembic", "upgrade", "head"],  # noqa: S607  # the venv's, on PATH

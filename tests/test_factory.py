@@ -17,9 +17,9 @@ def test_factory_applies_overrides_and_binds_clients(app):
     assert {"db", "cache", "huey"} <= set(app.extensions)
 
 
-def test_factory_refuses_invalid_configuration(test_env):
+def test_factory_refuses_invalid_configuration(isolated):
     with pytest.raises(Exception, match="SMTP_PORT: must be a whole number"):
-        create_app({**test_env, "SMTP_PORT": "smtp"})
+        create_app({**isolated, "SMTP_PORT": "smtp"})
 
 
 def test_entry_points_exit_with_the_variable_name_not_a_traceback(monkeypatch, capsys):
@@ -56,9 +56,9 @@ def test_wrong_method_is_json_for_programs(client):
 
 
 @pytest.mark.parametrize(("app_env", "debugger"), [("development", True), ("test", False)])
-def test_flask_debug_brings_the_debugger_in_development_only(test_env, app_env, debugger):
+def test_flask_debug_brings_the_debugger_in_development_only(isolated, app_env, debugger):
     code = "import app.wsgi; print(type(app.wsgi.app.wsgi_app).__name__)"
-    env = {**os.environ, **test_env, "APP_ENV": app_env, "FLASK_DEBUG": "1"}
+    env = {**os.environ, **isolated, "APP_ENV": app_env, "FLASK_DEBUG": "1"}
     result = subprocess.run(  # noqa: S603  # a fixed command
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )

@@ -17,7 +17,7 @@ from app.newsletter.models import Delivery
 from app.subscriptions.models import Subscriber, SubscriberStatus
 from app.subscriptions.tokens import Purpose, make_token
 from tests import mailpit
-from tests.test_newsletter import ADMIN, create_issue
+from tests.support import ADMIN, create_issue
 
 DELIVERY_WAIT_SECONDS = 60
 

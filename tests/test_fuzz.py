@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.test_newsletter import ADMIN
+from tests.support import ADMIN
 
 FUZZ = settings(
     max_examples=120,

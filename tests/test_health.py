@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app, probe
-from tests.test_newsletter import ADMIN
+from tests.support import ADMIN
 
 # A port nothing listens on: the dependency is "down".
 DOWN = {
@@ -41,10 +41,10 @@ def test_readyz_checks_every_dependency(client):
     ("dependency", "status", "state"),
     [("db", 503, "unavailable"), ("cache", 200, "degraded"), ("broker", 200, "degraded")],
 )
-def test_readyz_names_the_dependency_that_is_down(test_env, dependency, status, state):
+def test_readyz_names_the_dependency_that_is_down(isolated, dependency, status, state):
     variable, url = DOWN[dependency]
     # Built directly: the shared fixtures would need the database this may point nowhere.
-    app = create_app({**test_env, variable: url})
+    app = create_app({**isolated, variable: url})
     response = app.test_client().get("/readyz")
     body = response.get_json()
     assert response.status_code == status
@@ -126,8 +126,8 @@ def test_the_auto_probe_checks_a_worker_where_a_consumer_beats(monkeypatch, tmp_
 
 
 @pytest.mark.parametrize("path", ["/", "/issues/1", "/api/issues"])
-def test_pages_answer_503_while_the_database_is_down(test_env, path):
-    app = create_app({**test_env, "DATABASE_URL": DOWN["db"][1], "PAGE_CACHE_SECONDS": "0"})
+def test_pages_answer_503_while_the_database_is_down(isolated, path):
+    app = create_app({**isolated, "DATABASE_URL": DOWN["db"][1], "PAGE_CACHE_SECONDS": "0"})
     response = app.test_client().get(path, headers={**ADMIN, "Accept": "text/html"})
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"

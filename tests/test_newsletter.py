@@ -20,14 +20,7 @@ from app.newsletter.models import MAX_BODY_LENGTH, Delivery, DeliveryStatus, Iss
 from app.settings import MAX_REQUEST_BYTES
 from app.subscriptions.models import Subscriber, SubscriberStatus
 from tests import mailpit
-
-ADMIN = {"Authorization": "Bearer test-admin-token-" + "y" * 32}
-
-
-def create_issue(client, subject="Issue one", body="Hello, readers."):
-    response = client.post("/api/issues", json={"subject": subject, "body": body}, headers=ADMIN)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["id"]
+from tests.support import ADMIN, create_issue
 
 
 def add_subscribers(app, **statuses: SubscriberStatus) -> dict[str, str]:
