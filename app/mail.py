@@ -60,8 +60,8 @@ class MailServerUnavailableError(MailError):
 
 # What the server says about one message; anything else concerns every message.
 _REFUSALS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPNotSupportedError)
-# Trouble reaching the server or setting up the session: never a message's fault.
-_CONNECTION_ERRORS = (smtplib.SMTPException, OSError)
+# Anything else between us and the server; while connecting, never a message's fault.
+_SMTP_FAILURES = (smtplib.SMTPException, OSError)
 
 
 class Mailer:
@@ -78,7 +78,7 @@ class Mailer:
         if self._smtp is None:
             try:
                 self._smtp = _connect()
-            except _CONNECTION_ERRORS as exc:
+            except _SMTP_FAILURES as exc:
                 # No STARTTLS or AUTH on offer, a refused login, a bad certificate: all
                 # configuration, which no subscriber should be charged for.
                 raise MailServerUnavailableError(_describe(exc)) from exc
@@ -86,14 +86,14 @@ class Mailer:
             self._smtp.send_message(message)
         except _REFUSALS as exc:
             raise MessageRefusedError(_describe(exc)) from exc
-        except (smtplib.SMTPException, OSError) as exc:
+        except _SMTP_FAILURES as exc:
             self.close()
             raise MailServerUnavailableError(_describe(exc)) from exc
 
     def close(self) -> None:
         """Say goodbye to the server, if connected; a dead connection is just dropped."""
         if self._smtp is not None:
-            with contextlib.suppress(smtplib.SMTPException, OSError):
+            with contextlib.suppress(*_SMTP_FAILURES):
                 self._smtp.quit()
             self._smtp = None
 
