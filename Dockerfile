@@ -1,6 +1,6 @@
 # Tidings images, one file, three targets:
 #   builder  locked runtime dependencies in /opt/venv (uv, with a cache mount)
-#   dev      builder + the dev dependency group; docker-compose.yml bind-mounts the code
+#   dev      every dependency group, plus shellcheck; docker-compose.yml bind-mounts the code
 #   runtime  (default) the runtime venv and the code only, served by gunicorn
 #
 # Build args: UID/GID of the non-root user (the Makefile passes the host's, so files the
