@@ -78,10 +78,10 @@ free_port_from() {
 project_name() {
 	local name
 	name=$(env_value COMPOSE_PROJECT_NAME "")
-	[ -z "$name" ] || { printf '%s\n' "$name" && return; }
-	name=$(basename "$(pwd -P)" | tr '[:upper:]' '[:lower:]')
-	if [ -f .env ]; then
-		printf '%s\n' "$name" | tr -cd 'a-z0-9_\n-'
+	if [ -n "$name" ]; then
+		printf '%s\n' "$name"
+	elif [ -f .env ]; then
+		basename "$(pwd -P)" | tr '[:upper:]' '[:lower:]' | tr -cd 'a-z0-9_\n-'
 	else
 		generated_project_name
 	fi

@@ -13,14 +13,13 @@ import json
 import threading
 import time
 import unittest
-import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable
 from typing import ClassVar
 
-from tests.e2e.stack import Stack, env_value, output_of, throwaway_stack
+from tests.e2e.stack import Stack, env_value, http_request, output_of, throwaway_stack
 
 WAIT_SECONDS = 60
 # Delivery retries after 30 s, then 60 s more: a minute's outage is over by the second retry.
@@ -55,18 +54,9 @@ class Faults(unittest.TestCase):
 
     def request(self, method: str, path: str, body: object = None) -> tuple[int, str]:
         """Status and body of a request to the web service; status 0 if it did not answer."""
+        admin = {"Authorization": f"Bearer {env_value(self.stack.dir, 'ADMIN_TOKEN')}"}
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.stack.web + path, data=data, method=method)  # noqa: S310
-        request.add_header("Authorization", f"Bearer {env_value(self.stack.dir, 'ADMIN_TOKEN')}")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            return 0, ""
+        return http_request(self.stack.web + path, method=method, data=data, headers=admin)
 
     def sql(self, statement: str) -> str:
         """What psql prints for `statement` on the stack's database."""

@@ -55,17 +55,31 @@ def env_value(project: Path, key: str) -> str:
     return values[-1]
 
 
-def fetch(url: str, data: bytes | None = None) -> str:
-    """The body at `url`, or '' when it cannot be had right now (a reload, say)."""
-    request = urllib.request.Request(url, data=data)  # noqa: S310  # a local URL
+def http_request(
+    url: str,
+    *,
+    method: str = "GET",
+    data: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, str]:
+    """The status and body of a request (JSON when `data` is given); status 0 when nothing
+    answered (a restart or a reload, say)."""
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})  # noqa: S310  # a local URL
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-            body: str = response.read().decode()
-            return body
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
     except (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException):
-        return ""
+        return 0, ""
+
+
+def fetch(url: str, data: bytes | None = None) -> str:
+    """The body at `url` when it answers with success, else ''."""
+    status, body = http_request(url, method="POST" if data is not None else "GET", data=data)
+    return body if 200 <= status < 300 else ""
 
 
 class Stack:
