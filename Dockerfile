@@ -92,7 +92,7 @@ COPY app ./app
 USER app
 EXPOSE 8000
 # Probes every second while starting, then every 30 s (the probe is the standard library
-# only); `auto` checks a worker started from this image (`huey_consumer app.worker.huey`) too.
+# only); `auto` checks a worker started from this image (`python -m app.worker`) too.
 HEALTHCHECK --interval=30s --timeout=3s --start-period=30s --start-interval=1s --retries=3 \
     CMD ["python", "app/probe.py", "auto"]
 # gunicorn.conf.py holds the settings. --preload builds the app once, in the master: a

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import api, cache, database, errors, health, jobs, security
+from app import cache, database, errors, health, jobs, security, validation
 from app.newsletter import admin, archive, seed
 from app.settings import SettingsError, load_settings
 from app.subscriptions import views as subscriptions
@@ -25,7 +25,7 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     for blueprint in (health.bp, archive.bp, subscriptions.bp, admin.bp, seed.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
-    api.init_app(app)
+    validation.init_app(app)
     security.init_app(app)
     return app
 

@@ -1,15 +1,29 @@
-"""The Huey consumer's entry point: `huey_consumer app.worker.huey`.
+"""The worker: `python -m app.worker` runs the Huey consumer, the same way everywhere.
 
-Building the app binds Huey to the configured broker; importing the modules that declare
-tasks registers them with the consumer.
+Compose (through devtools/reload.py in development), the debugger and the tests all run this
+module, so its options live here only: two threads, as the jobs wait on SMTP and the
+database rather than on the CPU. Building the app binds Huey to the configured broker;
+`app.tasks` names every module that declares tasks.
 """
 
-from app import create_app_or_exit
-from app import mail as _mail  # noqa: F401  # declares send_email_later
+import logging
+
+from huey.consumer_options import ConsumerConfig
+
+from app import create_app_or_exit, tasks
 from app.jobs import huey
-from app.newsletter import delivery as _delivery  # noqa: F401  # delivery tasks
-from app.subscriptions import emails as _emails  # noqa: F401  # subscription emails
 
-create_app_or_exit()
+CONSUMER = ConsumerConfig(workers=2, worker_type="thread")
 
-__all__ = ["huey"]
+
+def main() -> None:
+    """Run the consumer until it is stopped (SIGTERM: an interrupted job is queued again)."""
+    tasks.register()
+    create_app_or_exit()
+    CONSUMER.validate()
+    CONSUMER.setup_logger(logging.getLogger("huey"))
+    huey.create_consumer(**CONSUMER.values).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -2,11 +2,11 @@
 
     python -m devtools.reload [--hup] COMMAND [ARGS...]
 
-docker-compose.yml runs `web` (gunicorn) and `worker` (huey_consumer) through it. COMMAND is a
-console script of the environment, or else a module. A reload that starts a new interpreter
-imports every library again (most of a second); here the parent imports them once and runs
-COMMAND in a forked child, so a reload imports only Tidings' own modules. On a change under
-RELOAD_PATHS (default: app and gunicorn.conf.py):
+docker-compose.yml runs `web` (gunicorn) and `worker` (`python -m app.worker`) through it.
+COMMAND is a console script of the environment, or else a module. A reload that starts a new
+interpreter imports every library again (most of a second); here the parent imports them
+once and runs COMMAND in a forked child, so a reload imports only Tidings' own modules. On a
+change under RELOAD_PATHS (default: app and gunicorn.conf.py):
 - with --hup (gunicorn), the child gets SIGHUP: its master, which never imports the app, forks
   fresh workers with the new code and retires the old ones; its socket stays open throughout;
 - otherwise the child is stopped (SIGTERM: Huey queues an interrupted job again) and forked anew.
@@ -46,6 +46,7 @@ LIBRARIES = (
     "redis",
     "huey.api",
     "huey.consumer",
+    "huey.consumer_options",
     "gunicorn.app.wsgiapp",
     "smtplib",
     "email.message",

@@ -6,10 +6,9 @@ from alembic import context
 from sqlalchemy import Connection, text
 
 from app import create_app_or_exit
-from app.database import Base
-from app.newsletter import models as _newsletter  # noqa: F401  # registers its tables
-from app.subscriptions import models as _subscriptions  # noqa: F401  # registers its tables
+from app.database import Base, load_models
 
+load_models()
 target_metadata = Base.metadata
 
 

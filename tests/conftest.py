@@ -103,7 +103,7 @@ def start_worker(isolated: dict[str, str]) -> Iterator[Callable[..., subprocess.
     processes: list[subprocess.Popen[bytes]] = []
 
     def start(**overrides: str) -> subprocess.Popen[bytes]:
-        command = [sys.executable, "-m", "huey.bin.huey_consumer", "app.worker.huey", "-w", "2"]
+        command = [sys.executable, "-m", "app.worker"]
         env = {**os.environ, **isolated, **overrides}
         process = subprocess.Popen(command, env=env)  # noqa: S603  # a fixed command
         processes.append(process)

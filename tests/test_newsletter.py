@@ -15,7 +15,7 @@ from sqlalchemy import func, insert, literal, select, update
 
 from app import jobs
 from app.database import session
-from app.newsletter import archive, delivery
+from app.newsletter import archive, delivery, service
 from app.newsletter.models import MAX_BODY_LENGTH, Delivery, DeliveryStatus, Issue
 from app.settings import MAX_REQUEST_BYTES
 from app.subscriptions.models import Subscriber, SubscriberStatus
@@ -238,7 +238,7 @@ def publish_new_issue() -> int:
     issue = Issue(subject="s", body="b")
     session().add(issue)
     session().commit()
-    delivery.publish(issue.id)
+    service.publish(issue.id)
     return issue.id
 
 

@@ -33,14 +33,3 @@ def test_scripts_have_lf_line_endings_and_are_executable():
         assert b"\r" not in script.read_bytes(), f"{script} has CRLF line endings"
         if script.name != "lib.sh":
             assert script.stat().st_mode & 0o111, f"{script} is not executable"
-
-
-def test_every_env_variable_is_documented_in_env_example():
-    documented = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
-    files = ("docker-compose.yml", "compose.debug.yml")
-    lines = [line for f in files for line in (ROOT / f).read_text().splitlines()]
-    code = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
-    used = set(re.findall(r"\$\{([A-Z_]+)[:}]", code))
-    # Set by the Makefile, not by people.
-    computed = {"APP_UID", "APP_GID", "DEPS_HASH", "DEV_IMAGE"}
-    assert used - computed <= documented, "document these in .env.example"

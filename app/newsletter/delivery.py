@@ -1,11 +1,11 @@
-"""Publishing an issue and delivering it: one email per confirmed subscriber, exactly once.
+"""Delivering a published issue: one email per confirmed subscriber, exactly once.
 
-Publishing writes one delivery row per confirmed subscriber (unique per issue and
-subscriber), then queues `deliver_issue` once per batch (up to MAX_PARALLEL_BATCHES), so
-that several workers share the issue. Each delivery is sent in its own transaction,
-holding its row lock (FOR UPDATE SKIP LOCKED) while the SMTP server takes the message, and
-is marked sent the moment the server accepts it: a worker killed mid-way leaves the rest
-pending for the next worker, and parallel workers never pick the same row.
+Publishing (service.publish) writes one delivery row per confirmed subscriber (unique per
+issue and subscriber), then queues `deliver_issue` once per batch (up to
+MAX_PARALLEL_BATCHES), so that several workers share the issue. Each delivery is sent in its
+own transaction, holding its row lock (FOR UPDATE SKIP LOCKED) while the SMTP server takes
+the message, and is marked sent the moment the server accepts it: a worker killed mid-way
+leaves the rest pending for the next worker, and parallel workers never pick the same row.
 
 SMTP cannot tell a client that died before hearing "250 OK" whether its message was kept,
 so a worker killed in the millisecond between the server's acceptance and the commit sends
@@ -18,17 +18,14 @@ delivery stays pending, and the task retries with backoff (then the periodic res
 
 from __future__ import annotations
 
-import math
 import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
-import redis
 from flask import current_app, render_template
 from huey import crontab
 from huey.exceptions import RetryTask
-from sqlalchemy import func, literal, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import func, select
 
 from app.database import session
 from app.jobs import on_consumer_start, periodic_task, task
@@ -39,53 +36,15 @@ from app.mail import (
     build_message,
     sender_domain,
 )
-from app.newsletter import archive
-from app.newsletter.models import Delivery, DeliveryStatus, Issue, IssueStatus
-from app.subscriptions.models import Subscriber, SubscriberStatus
-from app.subscriptions.tokens import Purpose, make_token, public_link
+from app.newsletter.models import Delivery, DeliveryStatus
+from app.subscriptions.models import SubscriberStatus
+from app.subscriptions.tokens import Purpose, email_link
 
 # Tries per delivery before it is marked failed; the task retries with backoff in between.
 MAX_ATTEMPTS = 5
 RETRY_DELAY_SECONDS = 30
 # Deliveries one task run sends before queueing the rest, so one issue cannot hog a worker.
 BATCH_SIZE = 100
-# Batch tasks queued at once for a new issue, so that every worker takes a share, and one
-# that dies leaves its rows to the others (each task picks whatever is still pending).
-MAX_PARALLEL_BATCHES = 8
-
-
-def publish(issue_id: int) -> bool:
-    """Publish a draft, refresh the archive and queue delivery; False (nothing done) if it
-    was not a draft."""
-    published = session().scalar(
-        update(Issue)
-        .where(Issue.id == issue_id, Issue.status == IssueStatus.DRAFT)
-        .values(status=IssueStatus.PUBLISHED, published_at=func.now())
-        .returning(Issue.id)
-    )
-    if published is None:
-        return False
-    confirmed = select(literal(issue_id), Subscriber.id).where(
-        Subscriber.status == SubscriberStatus.CONFIRMED
-    )
-    created = session().execute(
-        insert(Delivery)
-        .from_select([Delivery.issue_id, Delivery.subscriber_id], confirmed)
-        .on_conflict_do_nothing()
-        .returning(Delivery.id)
-    )
-    batches = min(MAX_PARALLEL_BATCHES, max(1, math.ceil(len(created.all()) / BATCH_SIZE)))
-    session().commit()
-    archive.forget_pages()
-    try:
-        for _ in range(batches):
-            deliver_issue(issue_id)
-    except redis.RedisError as exc:
-        # The deliveries are in the database: the periodic resume queues them once it is back.
-        current_app.logger.warning(
-            "issue %s: broker unavailable (%s), delivery waits", issue_id, exc
-        )
-    return True
 
 
 def deliver_pending(issue_id: int, limit: int) -> int:
@@ -164,7 +123,7 @@ def _charge(delivery: Delivery, reason: str) -> None:
 def _issue_email(delivery: Delivery) -> EmailMessage:
     """The issue as emailed to one subscriber, with their own unsubscribe link."""
     issue, subscriber = delivery.issue, delivery.subscriber
-    unsubscribe_url = public_link(f"/unsubscribe/{make_token(Purpose.UNSUBSCRIBE, subscriber)}")
+    unsubscribe_url = email_link(Purpose.UNSUBSCRIBE, subscriber)
     context = {"issue": issue, "unsubscribe_url": unsubscribe_url}
     headers = {
         "List-Unsubscribe": f"<{unsubscribe_url}>",

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from app.database import session
-from app.newsletter import delivery
+from app.newsletter import service
 from app.newsletter.models import Issue
 from app.subscriptions.models import Subscriber, SubscriberStatus
 
@@ -41,6 +41,6 @@ def seed() -> None:
             issue = Issue(subject=subject, body=body)
             session().add(issue)
             session().commit()
-        if published and delivery.publish(issue.id):
+        if published and service.publish(issue.id):
             click.echo(f"published issue {issue.id}: {subject} (delivery queued)")
     click.echo(f"{len(SUBSCRIBERS)} subscribers and {len(ISSUES)} issues are in place.")

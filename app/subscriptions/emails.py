@@ -18,7 +18,7 @@ from app.database import session
 from app.jobs import on_consumer_start, periodic_task, task
 from app.mail import MessageRefusedError, send_email
 from app.subscriptions.models import Subscriber, SubscriberStatus
-from app.subscriptions.tokens import Purpose, make_token, public_link
+from app.subscriptions.tokens import Purpose, email_link
 
 # A queued email normally goes within seconds; one due for longer lost its job.
 LOST_AFTER = timedelta(minutes=1)
@@ -56,10 +56,8 @@ def _send(subscriber: Subscriber) -> None:
     else:
         template, subject = "already_subscribed", "You are already subscribed to Tidings"
     links = {
-        "confirm_url": public_link(f"/confirm/{make_token(Purpose.CONFIRM, subscriber)}"),
-        "unsubscribe_url": public_link(
-            f"/unsubscribe/{make_token(Purpose.UNSUBSCRIBE, subscriber)}"
-        ),
+        "confirm_url": email_link(Purpose.CONFIRM, subscriber),
+        "unsubscribe_url": email_link(Purpose.UNSUBSCRIBE, subscriber),
     }
     send_email(
         subscriber.email,

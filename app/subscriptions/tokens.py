@@ -60,7 +60,11 @@ def read_token(purpose: Purpose, token: str) -> tuple[int, str]:
     return data["id"], str(data.get("a"))
 
 
-def public_link(path: str) -> str:
-    """An absolute URL under PUBLIC_URL, for emails (which have no request to build from)."""
+def email_link(purpose: Purpose, subscriber: Subscriber) -> str:
+    """The link that does `purpose` for `subscriber`, under PUBLIC_URL: its route's URL,
+    built from the app's URL map (url_for needs a request, and emails are sent without one)."""
+    endpoint = f"subscriptions.{purpose.name.lower()}"
+    token = make_token(purpose, subscriber)
+    path = current_app.url_map.bind("localhost").build(endpoint, {"token": token})
     base: str = current_app.config["PUBLIC_URL"]
     return base.rstrip("/") + path

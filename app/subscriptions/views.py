@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from flask import Blueprint, render_template, request
 
-from app.api import ApiError, json_object, require_form
 from app.ratelimit import limit_per_client
 from app.security import same_origin
 from app.subscriptions import service
@@ -15,6 +14,7 @@ from app.subscriptions.addresses import InvalidEmailError, valid_email
 from app.subscriptions.emails import queue_subscription_email
 from app.subscriptions.models import Subscriber
 from app.subscriptions.tokens import InvalidTokenError, Purpose
+from app.validation import ApiError, json_object, require_form
 
 bp = Blueprint("subscriptions", __name__)
 

@@ -1,4 +1,4 @@
-"""Helpers for the JSON API: reading request bodies, and errors that name the bad field."""
+"""Reading request bodies (JSON objects, forms, text fields), and errors that name the bad field."""
 
 from __future__ import annotations
 
