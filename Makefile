@@ -1,6 +1,7 @@
 # Tidings: the single entry point for day-to-day work. `make` (or `make help`) lists it all.
-# Each target is one line; anything longer lives in scripts/. Only Docker (with Compose v2)
-# and make are needed on the host.
+# Each target is one line: what runs on your machine lives in scripts/ (bash), what runs in
+# the dev container in devtools/ (Python). `make up` needs only Docker (Compose v2) and make;
+# the suites that drive the stack from outside (faults, host-check, nix-check, bench) python3.
 
 .DEFAULT_GOAL := help
 SHELL := bash
@@ -24,8 +25,9 @@ export APP_UID APP_GID COMPOSE_PROJECT_NAME DEPS_HASH DEV_IMAGE
 # The Nix shell sets COMPOSE=docker-compose, its pinned Compose.
 COMPOSE ?= docker compose
 export COMPOSE
-# No TTY (CI, pipes): tell Compose not to allocate one.
+# No terminal (CI, pipes): Compose must not allocate one. The scripts read it too.
 TTY := $(shell [ -t 0 ] && [ -t 1 ] || echo -T)
+export TTY
 # A one-off container of the dev image with the code mounted, without starting services.
 RUN := $(COMPOSE) run --rm --no-deps $(TTY) web
 # The same, for commands that rewrite files in the checkout: they run as you (the image
@@ -36,11 +38,7 @@ RUN_AS_YOU := $(COMPOSE) run --rm --no-deps $(TTY) --user $(HOST_UID):$(HOST_GID
 
 .PHONY: help
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} \
-		/^##@/ {printf "\n\033[1m%s\033[0m\n", substr($$0, 5)} \
-		/^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@printf '\nVariables: T="pytest args" (test), S=service (logs), M="message" (migration),\n'
-	@printf '           FILE=backup (db-restore), CONFIRM=1 (skip questions), R=broker (redis-cli).\n'
+	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n\033[1m%s\033[0m\n", substr($$0, 5)} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2} /^##  / {print substr($$0, 3)}' $(MAKEFILE_LIST)
 
 .env: | .env.example
 	@scripts/init-env
@@ -71,8 +69,7 @@ logs: ## Follow the logs (S=web for one service)
 
 .PHONY: debug
 debug: image ## Restart web and worker under debugpy (attach on 5678 / 5679; make up to undo)
-	$(COMPOSE) -f docker-compose.yml $(if $(wildcard docker-compose.override.yml),-f docker-compose.override.yml) \
-		-f compose.debug.yml up --detach --wait web worker
+	$(COMPOSE) -f docker-compose.yml $(if $(wildcard docker-compose.override.yml),-f docker-compose.override.yml) -f compose.debug.yml up --detach --wait web worker
 
 .PHONY: doctor
 doctor: ## Check Docker, Compose, make, ports, .env, line endings, disk, UID/GID; say how to fix
@@ -127,43 +124,45 @@ migration: image ## Generate a migration from the models (M="add x")
 ##@ Checks
 
 .PHONY: test
-test: .env ## Run the tests in an isolated throw-away stack (T="tests/test_x.py -k y")
+test: .env ## Run the tests in an isolated throw-away stack (T="tests/unit/test_x.py -k y")
 	@scripts/test-stack pytest $(T)
 
 .PHONY: faults
 faults: .env ## The fault suite: a throw-away stack through db, broker, cache and mail outages
-	@python3 -m unittest -v tests.e2e.faults
+	@python3 -m unittest -v tests.stack.test_faults
 
 .PHONY: bench devloop
 bench: .env ## Benchmarks, each figure beside its target (make bench devloop: the dev loop alone)
-	@$(if $(filter devloop,$(MAKECMDGOALS)),,scripts/test-stack python -m bench.services)
-	@command -v python3 >/dev/null || { echo "make bench needs python3 on the host: its dev-loop part drives Docker" >&2; exit 1; }
-	@python3 bench/devloop.py
+	@$(if $(filter devloop,$(MAKECMDGOALS)),,scripts/test-stack python -m bench.services &&) python3 bench/devloop.py
 
 devloop:
 	@$(if $(filter bench,$(MAKECMDGOALS)),:,echo "devloop is a part of the benchmark: make bench devloop" >&2; exit 2)
 
 .PHONY: lint
 lint: image ## Lint: ruff (code and format), hadolint (Dockerfile), shellcheck (scripts)
-	$(RUN) scripts/lint
+	$(RUN) python -m devtools.lint
 
 .PHONY: typecheck
 typecheck: image ## Type-check (mypy, strict)
 	$(RUN) mypy
 
 .PHONY: fmt
-fmt: image ## Format the code and apply safe lint fixes
-	$(RUN_AS_YOU) sh -c 'ruff format . && ruff check --fix .'
+fmt: image ## Format the code, apply safe lint fixes, regenerate .env.example and docs/configuration.md
+	$(RUN_AS_YOU) sh -c 'ruff format . && ruff check --fix . && python -m devtools.configuration'
 
 .PHONY: nix-check
 nix-check: ## Test flake.nix, flake.lock and .envrc offline (needs nix and direnv on the host)
-	@tests/nix/check
+	@python3 -m unittest -v tests.stack.test_nix
 
 .PHONY: host-check
 host-check: ## Test the developer experience on this host: doctor, .env, two checkouts, backups, UIDs
-	@tests/host/check
+	@python3 -m unittest -v tests.stack.test_host
 
 # Not after `image`: that rebuild would refuse the very lock this is about to update.
 .PHONY: lock
 lock: .env ## Update uv.lock after changing dependencies in pyproject.toml
 	$(RUN_AS_YOU) uv lock
+
+##  
+##  Variables: T="pytest args" (test), S=service (logs), M="message" (migration),
+##             FILE=backup (db-restore), CONFIRM=1 (skip questions), R=broker (redis-cli).

@@ -22,8 +22,12 @@ from app import create_app
 from app.database import session
 from app.mail import Mailer, build_message, send_email
 from app.newsletter.models import Issue, IssueStatus
-from tests.mailpit import unique_address
-from tests.support import create_test_database, drop_test_database, isolated_overrides
+from tests.services.support import (
+    create_test_database,
+    drop_test_database,
+    isolated_overrides,
+    unique_address,
+)
 
 ARCHIVE_ISSUES = 50
 PAGE_REQUESTS = 100

@@ -29,11 +29,6 @@ compose_test() {
 	compose --project-name "${COMPOSE_PROJECT_NAME:?}-test" \
 		--file docker-compose.yml --file compose.test.yml "$@"
 }
-# Without a terminal (CI, pipes), `compose run` and `compose exec` must be told -T:
-# pass ${no_tty:+"$no_tty"}.
-# shellcheck disable=SC2034  # used by the scripts that source this file
-if [ -t 0 ] && [ -t 1 ]; then no_tty=""; else no_tty=-T; fi
-
 # Seconds since the epoch, to the microsecond where bash has EPOCHREALTIME (5.0 and later).
 now() {
 	local t=${EPOCHREALTIME:-$(date +%s)}

@@ -1,8 +1,9 @@
 """A throw-away copy of this checkout with its own Compose project, driven from the host.
 
-For what must be seen from outside the containers: `make bench devloop` and the fault suite
-(tests/e2e/faults.py). Python's standard library only, as the host may have nothing else.
-Its project, ports, volumes and images are its own, and `destroy` removes them all.
+For what must be seen from outside the containers: `make bench devloop`, the fault suite
+(test_faults.py) and the host checks (test_host.py). Python's standard library only, as the
+host may have nothing else. Its project, ports, volumes and images are its own, and
+`destroy` removes them all.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class StackError(Exception):
@@ -53,6 +54,18 @@ def env_value(project: Path, key: str) -> str:
         if line.startswith(key + "=")
     ]
     return values[-1]
+
+
+def copy_checkout(target: Path) -> None:
+    """Copy the checkout's files (tracked, or new and not ignored) into `target`, as a
+    clone would have them."""
+    target.chmod(0o755)  # as a clone would be: the containers' user reads the code
+    files = output_of(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], ROOT)
+    for name in filter(None, files.split("\0")):
+        source, copy = ROOT / name, target / name
+        if source.is_file():
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy)
 
 
 def http_request(
@@ -99,16 +112,8 @@ class Stack:
         return output_of(["docker", "compose", *args], self.dir)
 
     def create(self) -> None:
-        """Copy the tracked files, make .env, bring the stack up once."""
-        self.dir.chmod(0o755)  # as a clone would be: the containers' user reads the code
-        files = output_of(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], ROOT
-        )
-        for name in filter(None, files.split("\0")):
-            source, target = ROOT / name, self.dir / name
-            if source.is_file():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, target)
+        """Copy the checkout, make .env, bring the stack up once."""
+        copy_checkout(self.dir)
         self.make(".env")
         with (self.dir / ".env").open("a") as env:
             # One subscription request every poll, to see when a task edit takes effect.

@@ -16,7 +16,7 @@ import pytest
 
 from devtools.reload import POLLING_MOUNTS, use_polling
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WAIT_SECONDS = 20
 
 

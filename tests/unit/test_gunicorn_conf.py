@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 from gunicorn.config import Config
 
-CONF = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+CONF = runpy.run_path(str(Path(__file__).resolve().parents[2] / "gunicorn.conf.py"))
 
 
 def access_atoms(path: str, referer: str = "-") -> dict[str, object]:

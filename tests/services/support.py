@@ -1,17 +1,24 @@
-"""What the tests share: the test databases, fixed settings, and helpers for requests.
+"""What the service tests share: the test databases, fixed settings, request helpers, and
+what the app sent, read back from the real mail catcher's API (Mailpit).
 
-Imported by tests/conftest.py (the fixtures), the test modules and bench/services.py; test
+Imported by conftest.py (the fixtures), the test modules and bench/services.py; test
 modules never import one another.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import time
+import urllib.parse
+import urllib.request
+import uuid
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from alembic import command
 from alembic.config import Config
+from flask import Flask
 from sqlalchemy import Engine, create_engine, text
 
 # Redis keeps the development stack's data in database 0; tests use their own.
@@ -86,3 +93,44 @@ def migrate(engine: Engine, revision: str) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
     engine.dispose()
+
+
+# --- Mailpit ---
+
+MAIL_WAIT_SECONDS = 30
+
+
+def mailpit_url(app: Flask) -> str:
+    """Mailpit's HTTP API, beside its SMTP port."""
+    return os.environ.get("MAILPIT_API_URL", f"http://{app.config['SMTP_HOST']}:8025")
+
+
+def mailpit_get(app: Flask, path: str) -> Any:
+    """GET a Mailpit API path as JSON."""
+    with urllib.request.urlopen(mailpit_url(app) + path, timeout=5) as response:  # noqa: S310
+        return json.load(response)
+
+
+def messages_to(app: Flask, recipient: str) -> list[dict[str, Any]]:
+    """Every message caught for `recipient` so far (summaries, newest first)."""
+    query = urllib.parse.quote(f"to:{recipient}")
+    found: list[dict[str, Any]] = mailpit_get(app, f"/api/v1/search?query={query}&limit=0")[
+        "messages"
+    ]
+    return found
+
+
+def wait_for_messages(app: Flask, recipient: str, count: int = 1) -> list[dict[str, Any]]:
+    """The full messages to `recipient`, once at least `count` have arrived."""
+    deadline = time.monotonic() + MAIL_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        found = messages_to(app, recipient)
+        if len(found) >= count:
+            return [mailpit_get(app, f"/api/v1/message/{summary['ID']}") for summary in found]
+        time.sleep(0.2)
+    raise AssertionError(f"fewer than {count} message(s) for {recipient} in {MAIL_WAIT_SECONDS}s")
+
+
+def unique_address(name: str = "reader") -> str:
+    """An address no other test (or earlier run) has used."""
+    return f"{name}-{uuid.uuid4().hex[:12]}@example.org"

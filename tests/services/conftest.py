@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from app import create_app
 from app.database import Database
-from tests.support import create_test_database, drop_test_database, isolated_overrides
+from tests.services.support import create_test_database, drop_test_database, isolated_overrides
 
 
 @pytest.fixture(scope="session")

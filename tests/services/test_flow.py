@@ -16,8 +16,13 @@ from app.database import get_db, session
 from app.newsletter.models import Delivery
 from app.subscriptions.models import Subscriber, SubscriberStatus
 from app.subscriptions.tokens import Purpose, make_token
-from tests import mailpit
-from tests.support import ADMIN, create_issue
+from tests.services.support import (
+    ADMIN,
+    create_issue,
+    messages_to,
+    unique_address,
+    wait_for_messages,
+)
 
 DELIVERY_WAIT_SECONDS = 60
 
@@ -44,16 +49,16 @@ def wait_for_deliveries(client, issue_id: int, done) -> dict[str, int]:
 def test_subscribe_confirm_publish_deliver(live_app, start_worker):
     start_worker()
     client = live_app.test_client()
-    readers = {name: mailpit.unique_address(name) for name in ("ann", "bob", "cid", "dee")}
+    readers = {name: unique_address(name) for name in ("ann", "bob", "cid", "dee")}
     for address in readers.values():
         assert client.post("/api/subscribers", json={"email": address}).status_code == 202
 
     # Everyone gets a confirmation; ann, bob and dee confirm, cid never does.
     for name in ("ann", "bob", "dee"):
-        [confirmation] = mailpit.wait_for_messages(live_app, readers[name])
+        [confirmation] = wait_for_messages(live_app, readers[name])
         assert confirmation["Subject"] == "Confirm your subscription to Tidings"
         assert client.post(link_path(confirmation["Text"], "/confirm/")).status_code == 200
-    mailpit.wait_for_messages(live_app, readers["cid"])
+    wait_for_messages(live_app, readers["cid"])
     # dee leaves (with the link an earlier issue carried); ann subscribes again, too soon
     # for another email.
     with live_app.app_context():
@@ -68,7 +73,7 @@ def test_subscribe_confirm_publish_deliver(live_app, start_worker):
     assert counts == {"pending": 0, "sent": 2, "failed": 0}
 
     def subjects(name: str) -> list[str]:
-        return sorted(m["Subject"] for m in mailpit.messages_to(live_app, readers[name]))
+        return sorted(m["Subject"] for m in messages_to(live_app, readers[name]))
 
     confirm = "Confirm your subscription to Tidings"
     assert subjects("ann") == [confirm, "Tidings #1"]
@@ -79,7 +84,7 @@ def test_subscribe_confirm_publish_deliver(live_app, start_worker):
 
 def add_confirmed_readers(app, count: int) -> list[str]:
     """`count` confirmed subscribers, committed; their addresses in id order."""
-    readers = [mailpit.unique_address(f"r{n}") for n in range(count)]
+    readers = [unique_address(f"r{n}") for n in range(count)]
     with app.app_context(), get_db().engine.begin() as connection:
         connection.execute(
             insert(Subscriber),
@@ -110,7 +115,7 @@ def test_worker_killed_between_deliveries_resumes_exactly_once(live_app, start_w
     counts = wait_for_deliveries(client, issue_id, lambda c: c["pending"] == 0)
     assert counts == {"pending": 0, "sent": 30, "failed": 0}
     for address in readers:
-        [message] = mailpit.messages_to(live_app, address)
+        [message] = messages_to(live_app, address)
         assert message["Subject"] == "Interrupted issue"
 
 
@@ -131,7 +136,7 @@ def test_worker_killed_while_sending_misses_no_one(live_app, start_worker):
     start_worker()
     counts = wait_for_deliveries(client, issue_id, lambda c: c["pending"] == 0)
     assert counts == {"pending": 0, "sent": 30, "failed": 0}
-    copies = {address: mailpit.messages_to(live_app, address) for address in readers}
+    copies = {address: messages_to(live_app, address) for address in readers}
     assert all(copies.values()), "a subscriber was missed"
     for messages in copies.values():
         assert len({m["MessageID"] for m in messages}) == 1

@@ -1,9 +1,9 @@
 """The fault suite (`make faults`): the real stack, driven from outside, through its faults.
 
-One throw-away stack (tests/e2e/stack.py) for the suite; each test puts back what it broke.
+One throw-away stack (tests/stack/stack.py) for the suite; each test puts back what it broke.
 Python's standard library only: it runs on the host, with Docker.
 
-    python3 -m unittest tests.e2e.faults
+    python3 -m unittest tests.stack.test_faults
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable
 from typing import ClassVar
 
-from tests.e2e.stack import Stack, env_value, http_request, output_of, throwaway_stack
+from tests.stack.stack import Stack, env_value, http_request, output_of, throwaway_stack
 
 WAIT_SECONDS = 60
 # Delivery retries after 30 s, then 60 s more: a minute's outage is over by the second retry.

@@ -19,13 +19,18 @@ from app.newsletter import archive, delivery, service
 from app.newsletter.models import MAX_BODY_LENGTH, Delivery, DeliveryStatus, Issue
 from app.settings import MAX_REQUEST_BYTES
 from app.subscriptions.models import Subscriber, SubscriberStatus
-from tests import mailpit
-from tests.support import ADMIN, create_issue
+from tests.services.support import (
+    ADMIN,
+    create_issue,
+    messages_to,
+    unique_address,
+    wait_for_messages,
+)
 
 
 def add_subscribers(app, **statuses: SubscriberStatus) -> dict[str, str]:
     """Subscribers named by keyword, with unique addresses; returns name -> address."""
-    addresses = {name: mailpit.unique_address(name) for name in statuses}
+    addresses = {name: unique_address(name) for name in statuses}
     with app.app_context():
         for name, status in statuses.items():
             session().add(Subscriber(email=addresses[name], status=status))
@@ -191,7 +196,7 @@ def test_delivery_sends_text_and_escaped_html_with_an_unsubscribe_link(app, clie
     client.post(f"/api/issues/{issue_id}/publish", headers=ADMIN)
     with app.app_context():
         assert delivery.deliver_pending(issue_id, limit=10) == 1
-    [message] = mailpit.wait_for_messages(app, people["eve"])
+    [message] = wait_for_messages(app, people["eve"])
     assert message["Subject"] == "News & <views>"
     assert "<script>alert(1)</script>" in message["Text"]
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in message["HTML"]
@@ -320,7 +325,7 @@ def test_an_unreachable_mail_server_pauses_delivery_and_charges_no_one(app):
         people["gil"]: DeliveryStatus.SENT,
         people["hal"]: DeliveryStatus.SENT,
     }
-    assert len(mailpit.wait_for_messages(app, people["gil"])) == 1
+    assert len(wait_for_messages(app, people["gil"])) == 1
 
 
 @pytest.mark.parametrize("setting", ["SMTP_STARTTLS", "SMTP_IMPLICIT_TLS"])
@@ -361,7 +366,7 @@ def test_subscriber_who_left_before_delivery_gets_nothing(app, client):
         session().commit()
         delivery.deliver_pending(issue_id, limit=10)
     assert deliveries(app, issue_id) == {people["gus"]: DeliveryStatus.FAILED}
-    assert mailpit.messages_to(app, people["gus"]) == []
+    assert messages_to(app, people["gus"]) == []
     errors = client.get(f"/api/issues/{issue_id}", headers=ADMIN).get_json()["errors"]
     assert errors == [{"reason": "subscriber unsubscribed before delivery", "deliveries": 1}]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from app.database import MODEL_MODULES
 from app.tasks import TASK_MODULES
 
-APP = Path(__file__).resolve().parent.parent / "app"
+APP = Path(__file__).resolve().parents[2] / "app"
 
 
 def modules_matching(pattern: str) -> set[str]:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import ssl
 
 from app.mail import send_email, send_email_later, tls_context
-from tests import mailpit
+from tests.services.support import MAIL_WAIT_SECONDS, mailpit_get, unique_address, wait_for_messages
 
 
 def test_send_email_delivers_text_and_html_parts(app):
-    recipient = mailpit.unique_address()
+    recipient = unique_address()
     with app.app_context():
         message_id = send_email(
             recipient, "Hello", "Plain body", "<p>HTML body</p>", {"X-Tidings": "test"}
         )
-    [message] = mailpit.wait_for_messages(app, recipient)
+    [message] = wait_for_messages(app, recipient)
     assert message["Subject"] == "Hello"
     assert message["From"]["Address"] == "newsletter@tidings.test"
     assert message["To"] == [{"Name": "", "Address": recipient}]
@@ -24,17 +24,17 @@ def test_send_email_delivers_text_and_html_parts(app):
     # A Message-ID under the sender's own domain, and a Date, as spam filters expect.
     assert message["MessageID"].endswith("@tidings.test")
     assert message["Date"]
-    listed = mailpit.get(app, "/api/v1/messages?limit=0")["messages"]
+    listed = mailpit_get(app, "/api/v1/messages?limit=0")["messages"]
     assert message["ID"] in {summary["ID"] for summary in listed}
 
 
 def test_worker_sends_a_queued_email(app, start_worker):
     worker = start_worker()
-    recipient = mailpit.unique_address()
+    recipient = unique_address()
     with app.app_context():
         result = send_email_later(recipient, "Queued", "Sent by the worker")
-    message_id = result.get(blocking=True, timeout=mailpit.WAIT_SECONDS)
-    [message] = mailpit.wait_for_messages(app, recipient)
+    message_id = result.get(blocking=True, timeout=MAIL_WAIT_SECONDS)
+    [message] = wait_for_messages(app, recipient)
     assert message["Subject"] == "Queued"
     assert message["MessageID"] == message_id.strip("<>")
     assert worker.poll() is None

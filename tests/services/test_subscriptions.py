@@ -17,7 +17,7 @@ from app.subscriptions import emails
 from app.subscriptions.addresses import InvalidEmailError, valid_email
 from app.subscriptions.models import Subscriber, SubscriberStatus
 from app.subscriptions.tokens import Purpose, make_token
-from tests import mailpit
+from tests.services.support import messages_to, unique_address, wait_for_messages
 
 API = "/api/subscribers"
 
@@ -121,7 +121,7 @@ def test_unsubscribed_address_must_confirm_again(app, client):
 
 
 def test_an_email_owed_while_the_broker_was_down_goes_once_it_is_back(app, client):
-    address = mailpit.unique_address("patient")
+    address = unique_address("patient")
     app.config["BROKER_URL"], working = "redis://127.0.0.1:1/0", app.config["BROKER_URL"]
     jobs.init_app(app)  # the broker is down
     assert client.post(API, json={"email": address}).status_code == 202
@@ -138,11 +138,11 @@ def test_an_email_owed_while_the_broker_was_down_goes_once_it_is_back(app, clien
     [(name, (subscriber_id,))] = queued(app)
     assert name == "send_subscription_email"
     emails.send_subscription_email.call_local(subscriber_id)
-    [message] = mailpit.wait_for_messages(app, address)
+    [message] = wait_for_messages(app, address)
     assert message["Subject"] == "Confirm your subscription to Tidings"
     assert not subscriber(app, address).email_due
     emails.send_subscription_email.call_local(subscriber_id)  # a late duplicate job: no email
-    assert len(mailpit.messages_to(app, address)) == 1
+    assert len(messages_to(app, address)) == 1
 
 
 @pytest.mark.parametrize(

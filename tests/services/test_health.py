@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app, probe
-from tests.support import ADMIN
+from tests.services.support import ADMIN
 
 # A port nothing listens on: the dependency is "down".
 DOWN = {
