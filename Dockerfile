@@ -17,7 +17,7 @@ LABEL org.opencontainers.image.title="Tidings" \
       org.opencontainers.image.description="A small, self-hosted newsletter service" \
       org.opencontainers.image.licenses="MIT"
 # PYTHONDONTWRITEBYTECODE: no __pycache__ in the bind mount (the venv is compiled at build).
-# PYTHONPATH: console scripts (alembic, huey_consumer) import the app from the workdir.
+# PYTHONPATH: console scripts (alembic, gunicorn) import the app from the workdir.
 # FLASK_SKIP_DOTENV: configuration comes from Compose only, never from a mounted .env file.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     FLASK_SKIP_DOTENV=1 \

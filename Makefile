@@ -14,8 +14,8 @@ HOST_UID := $(shell id -u)
 HOST_GID := $(shell id -g)
 APP_UID := $(if $(filter 0,$(HOST_UID)),1000,$(HOST_UID))
 APP_GID := $(if $(filter 0,$(HOST_UID)),1000,$(HOST_GID))
-# The Compose project: named after the checkout and its path (see scripts/project-name).
-COMPOSE_PROJECT_NAME ?= $(shell scripts/project-name)
+# The Compose project: named after the checkout and its path (project_name in scripts/lib.sh).
+COMPOSE_PROJECT_NAME ?= $(shell source scripts/lib.sh && echo "$$COMPOSE_PROJECT_NAME")
 # What the dev image's dependency layers are made from; a change means a rebuild.
 DEPS_HASH := $(shell cat Dockerfile pyproject.toml uv.lock | cksum | cut -d' ' -f1)-$(APP_UID)-$(APP_GID)
 # The dev image belongs to this checkout: another clone may lock other dependencies.

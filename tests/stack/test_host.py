@@ -93,7 +93,7 @@ class Copies:
 
     def remove_all(self) -> None:
         for directory in self.made:
-            project = sh("scripts/project-name", directory).strip()
+            project = project_of(directory)
             sh("docker compose down --volumes --remove-orphans --timeout 5", directory, ok=None)
             images = sh(
                 ["docker", "images", "-q", "--filter", f"reference={project}*"], directory
@@ -101,6 +101,11 @@ class Copies:
             if images:
                 sh(["docker", "image", "rm", "--force", *images], directory)
             shutil.rmtree(directory.parent, ignore_errors=True)
+
+
+def project_of(directory: Path) -> str:
+    """The checkout's Compose project, as make computes it."""
+    return sh('source scripts/lib.sh && echo "$COMPOSE_PROJECT_NAME"', directory).strip()
 
 
 def psql(directory: Path, statement: str) -> str:
@@ -236,7 +241,7 @@ class Preflight(WithCopies):
         assert re.search(
             r"set COMPOSE_PROJECT_NAME=tidings-[0-9a-f]+ and the line above it", report
         )
-        project = sh("scripts/project-name", first).strip()
+        project = project_of(first)
         label = f"label=com.docker.compose.project={project}"
         assert sh(["docker", "ps", "--all", "--quiet", "--filter", label], first) == ""
 
@@ -275,7 +280,7 @@ class RunningCheckouts(WithCopies):
 
     def test_two_checkouts_ran_side_by_side_each_with_its_own_project(self) -> None:
         first = self.copies.made[0]
-        names = {sh("scripts/project-name", d).strip() for d in (first, self.dir)}
+        names = {project_of(d) for d in (first, self.dir)}
         assert len(names) == 2
         assert len(sh("docker compose ps --quiet", self.dir).split()) == 6
         assert self.ready()
@@ -338,7 +343,7 @@ class RunningCheckouts(WithCopies):
         assert sh("make image", self.dir) == ""
 
     def test_the_runtime_image_stops_on_bad_configuration_and_serves_as_non_root(self) -> None:
-        project = sh("scripts/project-name", self.dir).strip()
+        project = project_of(self.dir)
         image = f"{project}-runtime:test"
         sh(["docker", "build", "--quiet", "--tag", image, "."], self.dir)
         assert "SECRET_KEY: is required but not set" in sh(
@@ -385,7 +390,7 @@ class RunningCheckouts(WithCopies):
             sh(["docker", "rm", "--force", name], self.dir)
 
     def test_make_test_beside_a_running_stack_keeps_its_data_and_leaves_nothing(self) -> None:
-        project = sh("scripts/project-name", self.dir).strip()
+        project = project_of(self.dir)
         psql(
             self.dir,
             "insert into subscribers (email, status) values ('dev-data@example.org', 'pending')",
