@@ -59,6 +59,17 @@ up: .env ## Start the whole stack, migrate, wait until healthy, print the URLs
 down: ## Stop the stack (volumes, and so your data, are kept)
 	$(COMPOSE) down --remove-orphans
 
+# The production stack, locally: its own project; the runtime image (compose.prod.yml).
+PROD := COMPOSE_PROJECT_NAME=$(COMPOSE_PROJECT_NAME)-prod COMPOSE_FILE=docker-compose.yml:compose.prod.yml
+
+.PHONY: prod-up
+prod-up: .env ## Production, locally: the runtime image, hardened, behind nginx on 127.0.0.1:8080
+	@$(PROD) scripts/up --prod
+
+.PHONY: prod-down
+prod-down: ## Stop the production stack (its volumes, and so its data, are kept)
+	$(PROD) $(COMPOSE) down --remove-orphans
+
 .PHONY: ps
 ps: ## Show the services and their health
 	$(COMPOSE) ps --all
@@ -128,15 +139,18 @@ test: .env ## Run the tests in an isolated throw-away stack (T="tests/unit/test_
 	@scripts/test-stack pytest $(T)
 
 .PHONY: faults
-faults: .env ## The fault suite: a throw-away stack through db, broker, cache and mail outages
-	@python3 -m unittest -v tests.stack.test_faults
+faults: .env ## A reader's journey and the faults, from outside a throw-away stack (STACK=prod: the production one, scaled)
+	@STACK=$(or $(STACK),dev) python3 -m unittest -v tests.stack.test_faults
 
-.PHONY: bench devloop
-bench: .env ## Benchmarks, each figure beside its target (make bench devloop: the dev loop alone)
-	@$(if $(filter devloop,$(MAKECMDGOALS)),,scripts/test-stack python -m bench.services &&) python3 bench/devloop.py
+# The benchmark's parts: all of them, or those named after it (make bench scale).
+BENCH := $(or $(filter services devloop scale,$(MAKECMDGOALS)),services devloop scale)
 
-devloop:
-	@$(if $(filter bench,$(MAKECMDGOALS)),:,echo "devloop is a part of the benchmark: make bench devloop" >&2; exit 2)
+.PHONY: bench services devloop scale
+bench: .env ## Benchmarks, each figure beside its target (make bench services|devloop|scale: one part)
+	@for part in $(BENCH); do if [ $$part = services ]; then scripts/test-stack python -m bench.services; else python3 bench/$$part.py; fi || exit 1; done
+
+services devloop scale:
+	@$(if $(filter bench,$(MAKECMDGOALS)),:,echo "$@ is a part of the benchmark: make bench $@" >&2; exit 2)
 
 .PHONY: lint
 lint: image ## Lint: ruff (code and format), hadolint (Dockerfile), shellcheck (scripts)
@@ -148,7 +162,7 @@ typecheck: image ## Type-check (mypy, strict)
 
 .PHONY: fmt
 fmt: image ## Format the code, apply safe lint fixes, regenerate .env.example and docs/configuration.md
-	$(RUN_AS_YOU) sh -c 'ruff format . && ruff check --fix . && python -m devtools.configuration'
+	$(RUN_AS_YOU) sh -c 'python -m devtools.configuration && ruff format . && ruff check --fix .'
 
 .PHONY: nix-check
 nix-check: ## Test flake.nix, flake.lock and .envrc offline (needs nix and direnv on the host)
@@ -158,10 +172,11 @@ nix-check: ## Test flake.nix, flake.lock and .envrc offline (needs nix and diren
 host-check: ## Test the developer experience on this host: doctor, .env, two checkouts, backups, UIDs
 	@python3 -m unittest -v tests.stack.test_host
 
-# Not after `image`: that rebuild would refuse the very lock this is about to update.
+# In the Dockerfile's uv stage (Python and uv, no dependencies): the dev image cannot be built
+# from a pyproject.toml whose lock is not written yet.
 .PHONY: lock
-lock: .env ## Update uv.lock after changing dependencies in pyproject.toml
-	$(RUN_AS_YOU) uv lock
+lock: ## Update uv.lock after changing dependencies in pyproject.toml
+	docker build --quiet --target uv-base --tag $(COMPOSE_PROJECT_NAME)-uv . >/dev/null && docker run --rm --user $(HOST_UID):$(HOST_GID) --env UV_CACHE_DIR=/tmp/uv --volume "$(CURDIR):/app" $(COMPOSE_PROJECT_NAME)-uv uv lock
 
 ##  
 ##  Variables: T="pytest args" (test), S=service (logs), M="message" (migration),

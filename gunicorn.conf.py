@@ -22,6 +22,8 @@ keepalive = 5
 accesslog = "-"
 # Heartbeat files in memory: works on a read-only root filesystem, and never stalls on a disk.
 worker_tmp_dir = "/dev/shm"  # noqa: S108  # the container's own, not a shared /tmp
+# Nothing uses gunicornc; without its socket (in ~/.gunicorn) the root filesystem can be read-only.
+control_socket_disable = True
 
 # The token in an email link acts for its subscriber for up to a year: never in a log.
 EMAIL_LINK = re.compile(r"/(confirm|unsubscribe)/[^\s/?\"]+")

@@ -1,6 +1,7 @@
 """Settings: each declared once below, read once from the environment, every problem named.
 
 A new setting is one field of `Settings`: its type, `setting(parser, default, doc=...)`.
+Each may also come from a file, NAME_FILE naming its path (Docker and Kubernetes secrets).
 `.env.example` and docs/configuration.md are generated from these declarations (`make fmt`),
 and a test checks that Compose passes each one through.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -241,7 +243,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     problems: dict[str, str] = {}
     values: dict[str, Any] = {}
     for name, declared in declarations().items():
-        raw = env.get(name, "").strip() or declared.default
+        try:
+            raw = _value_or_file(env, name) or declared.default
+        except ValueError as exc:
+            problems[f"{name}_FILE"] = str(exc)
+            continue
         if raw is None:
             problems[name] = "is required but not set"
             continue
@@ -254,6 +260,20 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if problems:
         raise SettingsError(problems)
     return Settings(**values)
+
+
+def _value_or_file(env: Mapping[str, str], name: str) -> str:
+    """`name`'s value, or the content of the file `name`_FILE gives (a Docker secret, say):
+    secrets then never sit in the environment."""
+    value, path = env.get(name, "").strip(), env.get(f"{name}_FILE", "").strip()
+    if not path:
+        return value
+    if value:
+        raise ValueError(f"is set, and so is {name}: set one of them")
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"cannot be read: {exc.strerror} ({path})") from None
 
 
 def _cross_checks(env: Mapping[str, str], values: Mapping[str, Any]) -> list[tuple[str, str]]:

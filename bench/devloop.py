@@ -31,7 +31,16 @@ from typing import Any
 
 # Run as a script (python3 bench/devloop.py): the checkout's root is not on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.stack.stack import ROOT, Stack, env_value, fetch, output_of, run, throwaway_stack
+from tests.stack.stack import (
+    CLEAN_ENV,
+    ROOT,
+    Stack,
+    env_value,
+    fetch,
+    output_of,
+    run,
+    throwaway_stack,
+)
 
 # Services whose CPU counts as the stack's; the Mailpit stand-in is reported on its own.
 STACK_SERVICES = ("web", "worker", "db", "cache", "broker")
@@ -174,6 +183,7 @@ def test_phases(stack: Stack, rounds: int) -> dict[str, float]:
         output = subprocess.run(
             ["make", "test", "T=-q"],  # noqa: S607  # make, from PATH as for every target
             cwd=stack.dir,
+            env=CLEAN_ENV,
             capture_output=True,
             text=True,
             check=False,

@@ -11,16 +11,30 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+# What make exports to its recipes names the checkout's own project and image. A copy run
+# with them would take over the checkout's containers and volumes, and remove them after:
+# each copy computes its own, as a fresh clone does.
+MAKE_EXPORTS = frozenset(
+    {"COMPOSE_PROJECT_NAME", "DEV_IMAGE", "DEPS_HASH", "APP_UID", "APP_GID", "TTY", "COMPOSE"}
+    | {"COMPOSE_FILE", "MAKEFLAGS", "MAKELEVEL", "MFLAGS"}
+)
+CLEAN_ENV = {key: value for key, value in os.environ.items() if key not in MAKE_EXPORTS}
 
 
 class StackError(Exception):
@@ -31,7 +45,7 @@ def run(command: list[str], cwd: Path, *, quiet: bool = True) -> float:
     """Run `command` in `cwd`, raise StackError if it fails; its duration in seconds."""
     started = time.perf_counter()
     result = subprocess.run(  # noqa: S603  # make and docker, with fixed arguments
-        command, cwd=cwd, capture_output=quiet, text=True, check=False
+        command, cwd=cwd, env=CLEAN_ENV, capture_output=quiet, text=True, check=False
     )
     if result.returncode != 0:
         output = (result.stdout or "") + (result.stderr or "") if quiet else ""
@@ -42,7 +56,7 @@ def run(command: list[str], cwd: Path, *, quiet: bool = True) -> float:
 def output_of(command: list[str], cwd: Path) -> str:
     """What `command` prints."""
     return subprocess.run(  # noqa: S603  # docker and git, with fixed arguments
-        command, cwd=cwd, capture_output=True, text=True, check=True
+        command, cwd=cwd, env=CLEAN_ENV, capture_output=True, text=True, check=True
     ).stdout
 
 
@@ -96,10 +110,13 @@ def fetch(url: str, data: bytes | None = None) -> str:
 
 
 class Stack:
-    """The throw-away copy of the checkout and its Compose project."""
+    """The throw-away copy of the checkout and one of its stacks: the development stack
+    (`make up`), or with `prod` the production stack (`make prod-up`: the runtime image
+    behind nginx, under the project <project>-prod)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, prod: bool = False) -> None:
         self.dir = directory
+        self.prod = prod
         self.web = ""
         self.mailpit = ""
 
@@ -108,8 +125,14 @@ class Stack:
         return run(["make", *targets], self.dir)
 
     def compose(self, *args: str) -> str:
-        """What `docker compose ARGS` prints, in the copy's project."""
-        return output_of(["docker", "compose", *args], self.dir)
+        """What `docker compose ARGS` prints, in the copy's (development or production) project."""
+        return output_of(["docker", "compose", *self.compose_options(), *args], self.dir)
+
+    def compose_options(self) -> list[str]:
+        if not self.prod:
+            return []
+        project = env_value(self.dir, "COMPOSE_PROJECT_NAME") + "-prod"
+        return ["--project-name", project, "-f", "docker-compose.yml", "-f", "compose.prod.yml"]
 
     def create(self) -> None:
         """Copy the checkout, make .env, bring the stack up once."""
@@ -118,10 +141,68 @@ class Stack:
         with (self.dir / ".env").open("a") as env:
             # One subscription request every poll, to see when a task edit takes effect.
             env.write("SUBSCRIBE_RATE_LIMIT=10000\n")
-        self.web = f"http://127.0.0.1:{env_value(self.dir, 'WEB_PORT')}"
+            if self.prod:
+                env.write(f"PROD_PORT={free_port()}\n")
+        port = env_value(self.dir, "PROD_PORT" if self.prod else "WEB_PORT")
+        self.web = f"http://127.0.0.1:{port}"
         self.mailpit = f"http://127.0.0.1:{env_value(self.dir, 'MAILPIT_UI_PORT')}"
-        print(f"Throw-away project in {self.dir}: first make up (builds its dev image)...")
-        self.make("up")
+        target = "prod-up" if self.prod else "up"
+        print(f"Throw-away project in {self.dir}: make {target} (builds its image)...")
+        self.make(target)
+
+    def request(self, method: str, path: str, body: object = None) -> tuple[int, str]:
+        """Status and body of a request to the app, as the admin; 0 if nothing answered."""
+        admin = {"Authorization": f"Bearer {env_value(self.dir, 'ADMIN_TOKEN')}"}
+        data = None if body is None else json.dumps(body).encode()
+        return http_request(self.web + path, method=method, data=data, headers=admin)
+
+    def sql(self, statement: str) -> str:
+        """What psql prints for `statement` on the stack's database."""
+        psql = ["psql", "-U", "tidings", "-d", "tidings", "-Atc", statement]
+        return self.compose("exec", "-T", "db", *psql).strip()
+
+    def confirmed_subscribers(self, count: int) -> str:
+        """`count` new confirmed subscribers, straight into the database; the prefix of their
+        addresses (<prefix>-<n>@example.org)."""
+        prefix = f"reader-{uuid.uuid4().hex[:8]}"
+        self.sql(
+            "INSERT INTO subscribers (email, status) SELECT "  # noqa: S608  # no input
+            f"'{prefix}-' || n || '@example.org', 'confirmed' FROM generate_series(1, {count}) n"
+        )
+        return prefix
+
+    def publish(self) -> int:
+        """Create and publish an issue; its id."""
+        status, body = self.request("POST", "/api/issues", {"subject": "News", "body": "Hello"})
+        assert status == 201, body
+        issue_id = int(json.loads(body)["id"])
+        assert self.request("POST", f"/api/issues/{issue_id}/publish")[0] == 202
+        return issue_id
+
+    def deliveries(self, issue_id: int) -> list[str]:
+        """Each of the issue's deliveries as "status|attempts"."""
+        query = f"SELECT status, attempts FROM deliveries WHERE issue_id = {issue_id}"  # noqa: S608
+        return self.sql(query).splitlines()
+
+    def message_ids_by_address(self) -> dict[str, list[str]]:
+        """Every address Mailpit holds messages for, with the Message-ID of each message."""
+        found: dict[str, list[str]] = {}
+        for message in self.mailpit_api("/api/v1/messages?limit=0")["messages"]:
+            for recipient in message["To"]:
+                found.setdefault(recipient["Address"], []).append(message["MessageID"])
+        return found
+
+    def mailpit_api(self, path: str, method: str = "GET") -> Any:
+        """Mailpit's answer to `path` (JSON, decoded; or text), asked from inside the stack's
+        network: the production stack publishes nothing but its proxy."""
+        ask = (
+            "import sys, urllib.request as u; "
+            "r = u.urlopen(u.Request(sys.argv[1], method=sys.argv[2]), timeout=10); "
+            "print(r.read().decode() or 'null')"
+        )
+        url = "http://mailpit:8025" + path
+        answer = self.compose("exec", "-T", "web", "python", "-c", ask, url, method)
+        return json.loads(answer) if answer.startswith(("{", "[")) else answer.strip()
 
     def destroy(self) -> None:
         """Remove the project's containers, volumes, images and files."""
@@ -136,16 +217,23 @@ class Stack:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def ready(self) -> bool:
-        """Every service healthy and /readyz 200."""
+        """Every service healthy (a one-shot migrate done) and /readyz 200."""
         states = [json.loads(line) for line in self.compose("ps", "--format", "json").splitlines()]
-        healthy = len(states) == 6 and all(s["Health"] == "healthy" for s in states)
+        healthy = all(s["Health"] == "healthy" for s in states if s["Service"] != "migrate")
         return healthy and '"status":"ok"' in fetch(self.web + "/readyz").replace(" ", "")
 
 
+def free_port() -> int:
+    """A port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @contextlib.contextmanager
-def throwaway_stack() -> Iterator[Stack]:
+def throwaway_stack(*, prod: bool = False) -> Iterator[Stack]:
     """A Stack, created and up, removed afterwards whatever happened."""
-    stack = Stack(Path(tempfile.mkdtemp(prefix="tidings-stack-")))
+    stack = Stack(Path(tempfile.mkdtemp(prefix="tidings-stack-")), prod=prod)
     try:
         stack.create()
         yield stack

@@ -25,20 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
 
-from tests.stack.stack import copy_checkout, env_value, fetch
-
-# Inherited from `make host-check`, these would name the checkout's own project and image:
-# each copy must compute its own, as a fresh clone does.
-INHERITED = (
-    "COMPOSE_PROJECT_NAME",
-    "DEV_IMAGE",
-    "DEPS_HASH",
-    "APP_UID",
-    "APP_GID",
-    "MAKEFLAGS",
-    "MAKELEVEL",
-)
-CLEAN_ENV = {key: value for key, value in os.environ.items() if key not in INHERITED}
+from tests.stack.stack import CLEAN_ENV, copy_checkout, env_value, fetch, free_port
 
 
 def sh(
@@ -127,12 +114,6 @@ def psql(directory: Path, statement: str) -> str:
         ],
         directory,
     ).strip()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager

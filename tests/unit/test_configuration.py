@@ -20,7 +20,7 @@ from devtools.configuration import (
     stack_variables,
 )
 
-COMPOSE_FILES = ("docker-compose.yml", "compose.debug.yml", "compose.test.yml")
+COMPOSE_FILES = ("docker-compose.yml", "compose.debug.yml", "compose.test.yml", "compose.prod.yml")
 
 
 def compose_defaults() -> list[tuple[str, str]]:

@@ -117,3 +117,18 @@ def test_one_kind_of_smtp_tls_at_a_time():
     with pytest.raises(SettingsError) as raised:
         load_settings({**VALID, "SMTP_STARTTLS": "true", "SMTP_IMPLICIT_TLS": "true"})
     assert "choose one" in raised.value.problems["SMTP_STARTTLS"]
+
+
+def test_a_setting_may_come_from_a_file_as_secrets_do(tmp_path):
+    secret = tmp_path / "secret_key"
+    secret.write_text("f" * 40 + "\n")
+    env = {k: v for k, v in VALID.items() if k != "SECRET_KEY"}
+    assert load_settings({**env, "SECRET_KEY_FILE": str(secret)}).secret_key == "f" * 40
+    with pytest.raises(SettingsError) as raised:
+        load_settings({**env, "SECRET_KEY_FILE": str(tmp_path / "missing")})
+    assert "SECRET_KEY_FILE: cannot be read: No such file or directory" in str(raised.value)
+    with pytest.raises(SettingsError) as raised:
+        load_settings({**VALID, "SECRET_KEY_FILE": str(secret)})
+    assert raised.value.problems == {
+        "SECRET_KEY_FILE": "is set, and so is SECRET_KEY: set one of them"
+    }

@@ -6,6 +6,8 @@ import re
 import tomllib
 from pathlib import Path
 
+from tests.stack.stack import MAKE_EXPORTS
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -33,3 +35,12 @@ def test_scripts_have_lf_line_endings_and_are_executable():
         assert b"\r" not in script.read_bytes(), f"{script} has CRLF line endings"
         if script.name != "lib.sh":
             assert script.stat().st_mode & 0o111, f"{script} is not executable"
+
+
+def test_the_stack_suites_drop_every_variable_make_exports():
+    # A throw-away copy that inherited them would take over the checkout's own project.
+    makefile = (ROOT / "Makefile").read_text()
+    exported = {
+        name for line in re.findall(r"^export (.+)$", makefile, re.M) for name in line.split()
+    }
+    assert exported <= MAKE_EXPORTS
