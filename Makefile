@@ -70,6 +70,14 @@ prod-up: .env ## Production, locally: the runtime image, hardened, behind nginx 
 prod-down: ## Stop the production stack (its volumes, and so its data, are kept)
 	$(PROD) $(COMPOSE) down --remove-orphans
 
+.PHONY: swarm-up
+swarm-up: .env ## Deploy to Docker Swarm (single-node if none): migrations, then a rolling update
+	@scripts/swarm up
+
+.PHONY: swarm-down
+swarm-down: .env ## Remove the Swarm stack and its secrets (its volumes are kept)
+	@scripts/swarm down
+
 .PHONY: ps
 ps: ## Show the services and their health
 	$(COMPOSE) ps --all
@@ -163,6 +171,10 @@ typecheck: image ## Type-check (mypy, strict)
 .PHONY: fmt
 fmt: image ## Format the code, apply safe lint fixes, regenerate .env.example and docs/configuration.md
 	$(RUN_AS_YOU) sh -c 'python -m devtools.configuration && ruff format . && ruff check --fix .'
+
+.PHONY: swarm-check
+swarm-check: .env ## Test make swarm-up and a rolling update under load, in a throw-away copy
+	@python3 -m unittest -v tests.stack.test_swarm
 
 .PHONY: nix-check
 nix-check: ## Test flake.nix, flake.lock and .envrc offline (needs nix and direnv on the host)

@@ -75,6 +75,11 @@ STACK_VARIABLES: dict[str, tuple[StackVariable, ...]] = {
             "Memory the cache Redis may use before it evicts the least recently used keys.",
         ),
     ),
+    "Docker Swarm (make swarm-up)": (
+        StackVariable("SWARM_PORT", "8090", "Where the swarm's proxy listens."),
+        StackVariable("WEB_REPLICAS", "2", "web's replicas on the swarm."),
+        StackVariable("WORKER_REPLICAS", "3", "worker's replicas on the swarm."),
+    ),
     "Development": (
         StackVariable(
             "FLASK_DEBUG",

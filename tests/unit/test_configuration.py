@@ -20,7 +20,13 @@ from devtools.configuration import (
     stack_variables,
 )
 
-COMPOSE_FILES = ("docker-compose.yml", "compose.debug.yml", "compose.test.yml", "compose.prod.yml")
+COMPOSE_FILES = (
+    "docker-compose.yml",
+    "compose.debug.yml",
+    "compose.test.yml",
+    "compose.prod.yml",
+    "deploy/swarm.yml",
+)
 
 
 def compose_defaults() -> list[tuple[str, str]]:

@@ -1,0 +1,132 @@
+"""Tidings on Docker Swarm (`make swarm-check`): `make swarm-up` in a throw-away copy of the
+checkout, then a new release rolled out under a stream of requests, then `make swarm-down`.
+
+Makes this engine a single-node swarm if it is none, and leaves it again afterwards.
+Python's standard library only: it runs on the host.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+import unittest
+from pathlib import Path
+from typing import ClassVar
+
+from tests.stack.stack import copy_checkout, env_value, free_port, http_request, output_of, run
+
+
+def docker(*args: str) -> str:
+    return output_of(["docker", *args], Path.cwd())
+
+
+class Swarm(unittest.TestCase):
+    """The stack as `make swarm-up` deploys it, and a rolling update of web and worker."""
+
+    dir: ClassVar[Path]
+    stack: ClassVar[str]
+    web: ClassVar[str]
+    joined: ClassVar[bool]
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.joined = docker("info", "--format", "{{ .Swarm.LocalNodeState }}").strip() != "active"
+        cls.dir = Path(tempfile.mkdtemp(prefix="tidings-swarm-")) / "tidings"
+        cls.dir.mkdir()
+        copy_checkout(cls.dir)
+        run(["make", ".env"], cls.dir)
+        port = free_port()
+        with (cls.dir / ".env").open("a") as env:
+            env.write(f"SWARM_PORT={port}\n")
+        cls.stack = env_value(cls.dir, "COMPOSE_PROJECT_NAME") + "-swarm"
+        cls.web = f"http://127.0.0.1:{port}"
+        try:
+            print(f"make swarm-up in {cls.dir}...")
+            run(["make", "swarm-up"], cls.dir)
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        if (cls.dir / ".env").exists():
+            run(["make", "swarm-down"], cls.dir)
+        for volume in docker("volume", "ls", "--quiet", "--filter", f"name={cls.stack}_").split():
+            docker("volume", "rm", volume)
+        images = docker("images", "--quiet", "--filter", f"reference={cls.stack}-runtime").split()
+        if images:
+            docker("image", "rm", "--force", *set(images))
+        if cls.joined:
+            docker("swarm", "leave", "--force")
+        shutil.rmtree(cls.dir.parent, ignore_errors=True)
+
+    def service(self, name: str, template: str) -> str:
+        return docker("service", "inspect", f"{self.stack}_{name}", "--format", template).strip()
+
+    def running(self, name: str) -> list[str]:
+        """The images of the service's running tasks."""
+        tasks = docker(
+            "service",
+            "ps",
+            f"{self.stack}_{name}",
+            "--filter",
+            "desired-state=running",
+            "--format",
+            "{{ .Image }} {{ .CurrentState }}",
+        )
+        return [line.split()[0] for line in tasks.splitlines() if " Running " in f" {line} "]
+
+    def test_web_x2_worker_x3_migrated_and_secrets_only_as_files(self) -> None:
+        assert len(self.running("web")) == 2, self.running("web")
+        assert len(self.running("worker")) == 3, self.running("worker")
+        assert "Complete" in docker(
+            "service", "ps", f"{self.stack}_migrate", "--format", "{{ .CurrentState }}"
+        )
+        status, body = http_request(self.web + "/readyz")
+        assert status == 200, body
+        environment = self.service("web", "{{ json .Spec.TaskTemplate.ContainerSpec.Env }}")
+        assert "SECRET_KEY_FILE=/run/secrets/secret_key" in environment
+        assert env_value(self.dir, "SECRET_KEY") not in environment
+        assert env_value(self.dir, "POSTGRES_PASSWORD") not in environment
+        assert self.service("web", "{{ .Spec.UpdateConfig.Order }}") == "start-first"
+
+    def test_a_new_release_rolls_out_with_no_failed_request(self) -> None:
+        before = set(self.running("web"))
+        failures: list[str] = []
+        served = 0
+        stop = threading.Event()
+
+        def keep_asking() -> None:
+            nonlocal served
+            while not stop.is_set():
+                status, _ = http_request(self.web + "/")
+                if status == 200:
+                    served += 1
+                else:
+                    failures.append(f"{time.strftime('%X')}: {status}")
+
+        health = self.dir / "app/health.py"
+        health.write_text(
+            health.read_text() + "\n# A change, so that the release is a new image.\n"
+        )
+        askers = [threading.Thread(target=keep_asking) for _ in range(4)]
+        for asker in askers:
+            asker.start()
+        try:
+            run(["make", "swarm-up"], self.dir)
+        finally:
+            stop.set()
+            for asker in askers:
+                asker.join()
+        after = set(self.running("web"))
+        assert len(after) == 1, after  # every replica on the one new image
+        assert after != before, (before, after)
+        assert set(self.running("worker")) == after
+        assert not failures, failures
+        assert served > 100, served
+
+
+if __name__ == "__main__":
+    unittest.main()
