@@ -22,7 +22,7 @@ DEPS_HASH := $(shell cat Dockerfile pyproject.toml uv.lock | cksum | cut -d' ' -
 DEV_IMAGE := $(COMPOSE_PROJECT_NAME)-dev:latest
 export APP_UID APP_GID COMPOSE_PROJECT_NAME DEPS_HASH DEV_IMAGE
 
-# The Nix shell sets COMPOSE=docker-compose, its pinned Compose.
+# The Nix shell sets COMPOSE=docker-compose, its pinned Compose (with its pinned buildx).
 COMPOSE ?= docker compose
 export COMPOSE
 # No terminal (CI, pipes): Compose must not allocate one. The scripts read it too.
@@ -177,8 +177,8 @@ swarm-check: .env ## Test make swarm-up and a rolling update under load, in a th
 	@python3 -m unittest -v tests.stack.test_swarm
 
 .PHONY: nix-check
-nix-check: ## Test flake.nix, flake.lock and .envrc offline (needs nix and direnv on the host)
-	@python3 -m unittest -v tests.stack.test_nix
+nix-check: ## Test flake.nix, flake.lock and .envrc offline (needs nix, direnv, shellcheck, uv on the host)
+	@python3 -m tests.stack.test_nix -v
 
 .PHONY: host-check
 host-check: ## Test the developer experience on this host: doctor, .env, two checkouts, backups, UIDs

@@ -1,7 +1,7 @@
 {
   description = "Tidings: the pinned host toolchain (nix develop, or direnv's `use flake`)";
 
-  # Bump with `nix flake update` (rewrites flake.lock), then `make nix-check`.
+  # Bump with `nix flake update`, then `make nix-check` and `nix flake check`.
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
 
   outputs =
@@ -21,28 +21,34 @@
           # Host programs, pinned by flake.lock. The Python tools (ruff, mypy, pytest,
           # hadolint) are pinned by uv.lock instead, for this shell and the containers
           # alike: the shellHook syncs them into .venv, so there is one version of each.
+          # Compose builds through buildx, which it looks for beside itself.
           packages = [
             pkgs.docker-compose
+            pkgs.docker-buildx
             pkgs.gnumake
             pkgs.python313
             pkgs.uv
             pkgs.shellcheck
-            pkgs.nixfmt
           ];
 
           shellHook = ''
-            # The Makefile calls $COMPOSE: use the pinned Compose, not the Docker CLI plugin.
+            # The Makefile calls $COMPOSE: the pinned Compose, with the pinned buildx.
             export COMPOSE=docker-compose
+            export DOCKER_CLI_PLUGIN_DIRS=${pkgs.docker-buildx}/libexec/docker/cli-plugins
             # uv uses the pinned interpreter and never downloads one of its own.
             export UV_PYTHON=${pkgs.python313}/bin/python3.13
             export UV_PYTHON_DOWNLOADS=never
+            # As in the containers: Python's setup hook would fix the hash seed and add the
+            # store's site-packages to every interpreter's path.
+            unset PYTHONHASHSEED PYTHONPATH
 
             tidings_root=$(git rev-parse --show-toplevel 2>/dev/null || pwd)
-            if uv sync --frozen --quiet --project "$tidings_root"; then
+            # --locked, as the Dockerfile: a uv.lock behind pyproject.toml is an error here too.
+            if uv sync --locked --quiet --project "$tidings_root"; then
               export VIRTUAL_ENV="$tidings_root/.venv"
               export PATH="$VIRTUAL_ENV/bin:$PATH"
             else
-              echo "tidings: 'uv sync' failed, so ruff, mypy and pytest from uv.lock are not on PATH" >&2
+              echo "tidings: 'uv sync --locked' failed (make lock updates uv.lock), so ruff, mypy and pytest are not on PATH" >&2
             fi
 
             echo "tidings shell: compose $(docker-compose version --short 2>/dev/null)," \
@@ -52,6 +58,17 @@
         };
       });
 
-      formatter = forEachSystem (pkgs: pkgs.nixfmt);
+      # `nix fmt`: nixfmt over the tree (a bare nixfmt would wait for standard input).
+      formatter = forEachSystem (pkgs: pkgs.nixfmt-tree);
+
+      # `nix flake check`: the Nix files are formatted, the shell scripts pass shellcheck.
+      checks = forEachSystem (pkgs: {
+        formatting = pkgs.runCommand "formatting" { nativeBuildInputs = [ pkgs.nixfmt-tree ]; } ''
+          cp -r ${self} tree && chmod -R u+w tree && cd tree && treefmt --ci && touch $out
+        '';
+        shellcheck = pkgs.runCommand "shellcheck" { nativeBuildInputs = [ pkgs.shellcheck ]; } ''
+          cd ${self} && shellcheck --external-sources scripts/* .ci/run && touch $out
+        '';
+      });
     };
 }

@@ -1,11 +1,15 @@
 """flake.nix, flake.lock and .envrc, tested offline (`make nix-check`).
 
 With no binary cache or GitHub at hand, nixpkgs is replaced by the stub flake in
-stub-nixpkgs/ (`--override-input nixpkgs path:...`): it provides mkShell and every package the
-flake names, as wrappers around the host's tools, so that `nix develop` and direnv really
-run. Needs nix (with flakes) and direnv on the host; the nix settings are passed in NIX_CONFIG.
+stub-nixpkgs/ (`--override-input nixpkgs path:...`): it provides mkShell, runCommand and each
+package the flake names as wrappers around this host's tools, so that `nix develop`,
+`nix flake check` and direnv really run. A tool the host lacks fails the stub's build; this
+module stops first, naming what to install. The nix settings are passed in NIX_CONFIG.
 
-    python3 -m unittest -v tests.stack.test_nix
+What this cannot check (nixpkgs' real packages, their versions, `nix flake check` building
+the checks on each system) the GitHub Actions workflow does, with the network.
+
+    python3 -m tests.stack.test_nix    (make nix-check)
 """
 
 from __future__ import annotations
@@ -15,14 +19,13 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 from pathlib import Path
 
 from tests.stack.stack import ROOT, copy_checkout
 
-STUB = f"path:{ROOT}/tests/stack/stub-nixpkgs"
-WITH_STUB = ["--override-input", "nixpkgs", STUB, "--no-write-lock-file"]
 SYSTEMS = ("x86_64-linux", "aarch64-linux", "x86_64-darwin", "aarch64-darwin")
 NIX_CONFIG = "\n".join(
     (
@@ -32,20 +35,75 @@ NIX_CONFIG = "\n".join(
         "build-users-group =",
     )
 )
-PINNED = {
-    "type": "github",
-    "owner": "NixOS",
-    "repo": "nixpkgs",
-    "rev": "8fd9daa3db09ced9700431c5b7ad0e8ba199b575",
-    "narHash": "sha256-Ti+ZBvW6yrWWAg2szExVTwCd4qOJ3KlVr1tFHfyfi8Q=",
-    "lastModified": 1778430510,
-}
-FOLLOWS = {"type": "github", "owner": "NixOS", "repo": "nixpkgs", "ref": "nixos-25.11"}
+# What the stub wraps, and what the tests run: missing ones stop the suite at once.
+HOST_TOOLS = ("nix", "direnv", "git", "docker", "make", "uv", "python3.13", "shellcheck")
+# Where Docker keeps its CLI plugins (buildx) on Linux hosts.
+PLUGIN_DIRS = ("/usr/libexec/docker/cli-plugins", "/usr/lib/docker/cli-plugins")
+FROM_FLAKE = ("docker-compose", "make", "uv", "shellcheck")
+FROM_VENV = ("python3.13", "ruff", "mypy", "pytest", "hadolint")
+VARIABLES = (
+    *("PWD", "UV_PYTHON", "COMPOSE", "DOCKER_CLI_PLUGIN_DIRS", "WEB_PORT"),
+    *("PYTHONHASHSEED", "PYTHONPATH"),
+)
+# Prints "name=where" for each tool, then "name=value" for each variable that is set.
+WHERE_SCRIPT = "".join(
+    [f'echo "{t}=$(command -v {t})";' for t in FROM_FLAKE + FROM_VENV]
+    + [f'[ -z "${{{v}+set}}" ] || echo "{v}=${v}";' for v in VARIABLES]
+)
 
 
-def run(command: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> str:
-    """What `command` prints; fails the test with its output when it fails."""
-    result = subprocess.run(  # noqa: S603  # nix and direnv, with the test's arguments
+def make_stub(directory: Path, host_dirs: list[str]) -> str:
+    """A copy of the stub in `directory` that looks for the host's tools in `host_dirs`; its
+    flake reference."""
+    shutil.copytree(ROOT / "tests/stack/stub-nixpkgs", directory)
+    (directory / "host-dirs.nix").write_text(json.dumps(" ".join(host_dirs)) + "\n")
+    return f"path:{directory}"
+
+
+def program_dirs(tool: str) -> list[str]:
+    """The directories `tool` really is in: its own on PATH or, behind a version manager's
+    shim (pyenv's, asdf's: what the shim runs depends on the directory), every version's."""
+    found = shutil.which(tool)
+    if found is None:
+        return []
+    if Path(found).parent.name != "shims":
+        return [str(Path(found).parent)]
+    root = Path(found).parent.parent
+    return sorted(
+        {
+            str(p.parent)
+            for p in (*root.glob(f"versions/*/bin/{tool}"), *root.glob(f"installs/*/*/bin/{tool}"))
+        }
+    )
+
+
+def host_dirs() -> list[str]:
+    """Where the stub finds the host's tools: each tool's directories, then the rest of PATH
+    (not shims, the Nix store or a .venv), then Docker's plugins."""
+    tools = [d for tool in HOST_TOOLS for d in program_dirs(tool)]
+    path = os.environ["PATH"].split(":")
+    rest = [
+        d
+        for d in path
+        if d and not d.startswith("/nix/") and ".venv" not in d and not d.endswith("/shims")
+    ]
+    return list(dict.fromkeys([*tools, *rest, *PLUGIN_DIRS]))
+
+
+WORK = Path(tempfile.mkdtemp(prefix="tidings-nix-"))
+STUB = make_stub(WORK / "stub", host_dirs())
+WITH_STUB = ["--override-input", "nixpkgs", STUB, "--no-write-lock-file"]
+
+
+def tearDownModule() -> None:
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+def attempt(
+    command: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`command` run with the test's nix settings, its output captured."""
+    return subprocess.run(  # noqa: S603  # nix and direnv, with the test's arguments
         command,
         cwd=cwd,
         env={**os.environ, "NIX_CONFIG": NIX_CONFIG, **(env or {})},
@@ -54,19 +112,25 @@ def run(command: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None)
         text=True,
         check=False,
     )
+
+
+def run(command: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> str:
+    """What `command` prints on its standard output; fails the test unless it succeeds."""
+    result = attempt(command, cwd, env)
     if result.returncode:
-        raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
+        raise AssertionError(f"{' '.join(command)} exited {result.returncode}:\n{result.stderr}")
     return result.stdout
 
 
-FROM_FLAKE = ("docker-compose", "make", "uv", "shellcheck", "nixfmt")
-FROM_VENV = ("python3.13", "ruff", "mypy", "pytest", "hadolint")
-VARIABLES = ("PWD", "UV_PYTHON", "COMPOSE", "WEB_PORT")
-# Prints "name=where" for each tool, then "name=value" for each variable.
-WHERE_SCRIPT = "".join(
-    [f'echo "{t}=$(command -v {t})";' for t in FROM_FLAKE + FROM_VENV]
-    + [f'echo "{v}=${v}";' for v in VARIABLES]
-)
+def evaluate(*arguments: str) -> object:
+    """The JSON value `nix eval` gives, with the stub for nixpkgs."""
+    return json.loads(run(["nix", "eval", *WITH_STUB, "--json", *arguments]))
+
+
+def in_shell(script: str, stub: str = STUB, cwd: Path = ROOT) -> str:
+    """What `script` prints in `nix develop`, with `stub` for nixpkgs."""
+    override = ["--override-input", "nixpkgs", stub, "--no-write-lock-file"]
+    return run(["nix", "develop", *override, "--command", "bash", "-c", script], cwd)
 
 
 def locate(output: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -75,33 +139,43 @@ def locate(output: str) -> tuple[dict[str, str], dict[str, str]]:
     return {t: values.get(t, "") for t in FROM_FLAKE + FROM_VENV}, values
 
 
-def in_shell(script: str) -> str:
-    """What `script` prints in `nix develop`, with the stub for nixpkgs."""
-    return run(["nix", "develop", *WITH_STUB, "--command", "bash", "-c", script])
-
-
-def setUpModule() -> None:
-    missing = [tool for tool in ("nix", "direnv", "git") if shutil.which(tool) is None]
-    if missing:
-        raise unittest.SkipTest(
-            f"nix-check needs {', '.join(missing)} on the host "
-            "(Debian/Ubuntu: apt-get install nix-bin direnv)"
-        )
+def locked_nixpkgs() -> dict[str, dict[str, object]]:
+    lock = json.loads((ROOT / "flake.lock").read_text())
+    assert lock["version"] == 7, lock["version"]
+    node: dict[str, dict[str, object]] = lock["nodes"][
+        lock["nodes"][lock["root"]]["inputs"]["nixpkgs"]
+    ]
+    return node
 
 
 class Lock(unittest.TestCase):
-    """flake.lock pins what flake.nix asks for."""
+    """flake.lock pins, to one commit and its content hash, the branch flake.nix follows."""
 
-    def test_the_lock_is_version_7_with_nixpkgs_pinned_to_nixos_25_11(self) -> None:
-        lock = json.loads((ROOT / "flake.lock").read_text())
-        node = lock["nodes"][lock["nodes"][lock["root"]]["inputs"]["nixpkgs"]]
-        assert lock["version"] == 7, lock["version"]
-        assert node["locked"] == PINNED, node["locked"]
-        assert node["original"] == FOLLOWS, node["original"]
+    def test_the_lock_pins_the_branch_flake_nix_follows(self) -> None:
+        branch = re.search(
+            r'nixpkgs\.url = "github:NixOS/nixpkgs/([^"]+)"', (ROOT / "flake.nix").read_text()
+        )
+        assert branch, "flake.nix: inputs.nixpkgs.url is not github:NixOS/nixpkgs/<branch>"
+        node = locked_nixpkgs()
+        assert node["original"] == {
+            "type": "github",
+            "owner": "NixOS",
+            "repo": "nixpkgs",
+            "ref": branch[1],
+        }
+        locked = node["locked"]
+        assert {locked["type"], locked["owner"], locked["repo"]} == {"github", "NixOS", "nixpkgs"}
+        assert re.fullmatch(r"[0-9a-f]{40}", str(locked["rev"])), locked
+        assert re.fullmatch(r"sha256-[A-Za-z0-9+/]{43}=", str(locked["narHash"])), locked
+        assert isinstance(locked["lastModified"], int), locked
 
-    def test_flake_nix_asks_for_the_input_the_lock_pins(self) -> None:
-        metadata = json.loads(run(["nix", "flake", "metadata", "--json", "."]))
-        assert metadata["locks"]["nodes"]["nixpkgs"]["original"] == FOLLOWS
+    def test_nix_reads_the_lock_as_flake_nix_asks(self) -> None:
+        metadata = run(["nix", "flake", "metadata", "--json", "--no-write-lock-file", "."])
+        assert json.loads(metadata)["locks"]["nodes"]["nixpkgs"] == locked_nixpkgs()
+
+
+class Outputs(unittest.TestCase):
+    """Every output evaluates for every system."""
 
     def test_the_shell_evaluates_for_every_system(self) -> None:
         for system in SYSTEMS:
@@ -109,11 +183,20 @@ class Lock(unittest.TestCase):
                 attribute = f".#devShells.{system}.default.drvPath"
                 assert run(["nix", "eval", *WITH_STUB, "--raw", attribute]).endswith(".drv")
 
+    def test_the_checks_and_the_formatter_evaluate_for_every_system(self) -> None:
+        for system in SYSTEMS:
+            with self.subTest(system=system):
+                checks = evaluate(
+                    f".#checks.{system}", "--apply", "builtins.mapAttrs (n: c: c.drvPath)"
+                )
+                assert sorted(checks) == ["formatting", "shellcheck"], checks  # type: ignore[call-overload]
+                assert str(evaluate(f".#formatter.{system}.drvPath")).endswith(".drv")
+
 
 class Shell(unittest.TestCase):
-    """`nix develop` on this host: the pinned tools first, the locked Python tools."""
+    """`nix develop` on this host behaves as the containers do."""
 
-    def test_pinned_tools_come_first_and_compose_is_set(self) -> None:
+    def test_pinned_tools_come_first_and_the_environment_is_the_containers(self) -> None:
         where, values = locate(in_shell(WHERE_SCRIPT))
         for tool in FROM_FLAKE:
             assert where[tool].startswith("/nix/store/"), f"{tool} is {where[tool]}"
@@ -122,45 +205,67 @@ class Shell(unittest.TestCase):
         # python3.13 is the venv's, which uv made from the flake's interpreter ($UV_PYTHON).
         assert re.fullmatch(r"/nix/store/[^/]+/bin/python3\.13", values["UV_PYTHON"]), values
         assert values["COMPOSE"] == "docker-compose", values
+        buildx = Path(values["DOCKER_CLI_PLUGIN_DIRS"]) / "docker-buildx"
+        assert buildx.is_file(), values  # Compose builds through it
+        assert "PYTHONHASHSEED" not in values, values
+        assert "PYTHONPATH" not in values, values
 
     def test_ruff_and_mypy_are_the_uv_lock_versions(self) -> None:
-        # The shell's ruff and mypy are the versions uv.lock pins, which the containers use too.
         lock = (ROOT / "uv.lock").read_text()
         for tool in ("ruff", "mypy"):
             have = in_shell(f"{tool} --version").splitlines()[-1]
             locked = lock.split(f'\nname = "{tool}"\nversion = "', 1)[1].split('"', 1)[0]
             assert f" {locked}" in have, f"{tool}: uv.lock pins {locked}, the shell has {have}"
 
-    def test_make_help_runs(self) -> None:
-        assert "Run the tests" in in_shell("make help")
+    def test_a_lock_behind_pyproject_is_refused_as_the_image_build_refuses_it(self) -> None:
+        copy = WORK / "stale"
+        copy.mkdir()
+        copy_checkout(copy)
+        pyproject = copy / "pyproject.toml"
+        pyproject.write_text(
+            pyproject.read_text().replace('"redis>=5",', '"redis>=5",\n    "rich>=13",')
+        )
+        entered = attempt(["nix", "develop", *WITH_STUB, "--command", "true"], copy)
+        assert "'uv sync --locked' failed" in entered.stderr, entered.stderr
 
-    def test_make_lint_runs_through_the_pinned_compose(self) -> None:
+    def test_a_tool_the_host_lacks_fails_the_stub_build_naming_it(self) -> None:
+        without_uv = [d for d in host_dirs() if not (Path(d) / "uv").exists()]
+        stub = make_stub(WORK / "stub-without-uv", without_uv)
+        override = ["--override-input", "nixpkgs", stub, "--no-write-lock-file"]
+        failed = attempt(["nix", "develop", *override, "--command", "true"])
+        assert failed.returncode != 0, "the stub was built without uv"
+        assert "stub: the host has no uv" in failed.stderr, failed.stderr
+
+    def test_make_help_and_make_lint_run_through_the_pinned_compose(self) -> None:
+        assert "Run the tests" in in_shell("make help")
         in_shell("make lint")
 
 
 class Direnv(unittest.TestCase):
-    """.envrc loads the flake's shell and .env through direnv."""
+    """.envrc loads the flake's shell, and nothing of .env into the host's shell."""
 
-    def test_envrc_loads_through_direnv(self) -> None:
-        with tempfile.TemporaryDirectory() as copy:
-            directory = Path(copy)
-            copy_checkout(directory)
-            (directory / ".env").write_text("WEB_PORT=18000\n")
-            # A lock pointing at the stub, so that `use flake` needs no network.
-            run(["nix", "flake", "lock", "--override-input", "nixpkgs", STUB], directory)
-            home = directory / ".home"
-            env = {
-                "HOME": str(home),
-                "XDG_CONFIG_HOME": str(home / ".config"),
-                "XDG_DATA_HOME": str(home / ".local/share"),
-            }
-            run(["direnv", "allow", "."], directory, env)
-            command = ["direnv", "exec", ".", "bash", "-c", WHERE_SCRIPT]
-            where, values = locate(run(command, directory, env))
-            assert where["make"].startswith("/nix/store/"), where["make"]
-            assert where["ruff"] == f"{values['PWD']}/.venv/bin/ruff", where["ruff"]
-            assert values["WEB_PORT"] == "18000", ".env was not loaded"
+    def test_envrc_loads_the_shell_and_leaves_env_to_compose(self) -> None:
+        copy = WORK / "direnv"
+        copy.mkdir()
+        copy_checkout(copy)
+        (copy / ".env").write_text("WEB_PORT=18000\n")
+        # A lock pointing at the stub, so that `use flake` needs no network.
+        run(["nix", "flake", "lock", "--override-input", "nixpkgs", STUB], copy)
+        # direnv's list of allowed files, and nix-direnv's cache, of this test's own.
+        xdg = copy / ".xdg"
+        env = {f"XDG_{kind}_HOME": str(xdg / kind.lower()) for kind in ("CONFIG", "DATA", "CACHE")}
+        run(["direnv", "allow", "."], copy, env)
+        where, values = locate(run(["direnv", "exec", ".", "bash", "-c", WHERE_SCRIPT], copy, env))
+        assert where["make"].startswith("/nix/store/"), where["make"]
+        assert where["ruff"] == f"{values['PWD']}/.venv/bin/ruff", where["ruff"]
+        assert "WEB_PORT" not in values, ".env's values reached the host's shell"
 
 
 if __name__ == "__main__":
+    missing = [tool for tool in HOST_TOOLS if shutil.which(tool) is None]
+    if missing:
+        sys.exit(
+            f"make nix-check needs on this host: {', '.join(missing)} "
+            "(Debian/Ubuntu: apt-get install nix-bin direnv shellcheck; uv: pip install uv)"
+        )
     unittest.main()

@@ -1,5 +1,6 @@
 # Builder of a stub package: for each "command=host command line" in $commands, write
-# $out/bin/command, which execs the host command found in $hostDirs (or fails clearly).
+# $out/bin/command, which execs the host command found in $hostDirs. A host command that is
+# missing fails the build, naming it: a wrapper that fails later would be cached.
 # shellcheck shell=sh
 # Nix sets out, commands and hostDirs from the derivation's attributes.
 # shellcheck disable=SC2154
@@ -16,10 +17,11 @@ echo "$commands" | while IFS='=' read -r command host; do
 			break
 		fi
 	done
-	if [ -n "$found" ]; then
-		printf '#!/bin/sh\nexec %s%s "$@"\n' "$found" "$rest" >"$out/bin/$command"
-	else
-		printf '#!/bin/sh\necho "stub %s: no host %s" >&2\nexit 127\n' "$command" "$program" >"$out/bin/$command"
-	fi
+	[ -n "$found" ] || {
+		echo "stub: the host has no $program (searched: $hostDirs)" >&2
+		exit 1
+	}
+	mkdir -p "$(dirname "$out/bin/$command")"
+	printf '#!/bin/sh\nexec %s%s "$@"\n' "$found" "$rest" >"$out/bin/$command"
 	chmod +x "$out/bin/$command"
 done
