@@ -34,8 +34,7 @@ env_value() {
 	printf '%s' "${value:-$2}"
 }
 
-# Each published port's variable and default (as in docker-compose.yml), and the first free
-# port from $1 on.
+# Each published port's variable and default (as in docker-compose.yml); the first free from $1.
 # shellcheck disable=SC2034  # used by the scripts that source this file
 published_ports=(WEB_PORT:8000 MAILPIT_UI_PORT:8025 DB_PORT:5432)
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -77,5 +76,4 @@ project_made_for() {
 	printf '%s\n' "$made_for"
 }
 # Scripts run on their own (not from make) find the project make would.
-COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-$(project_name)}
-export COMPOSE_PROJECT_NAME
+export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-$(project_name)}
