@@ -52,15 +52,7 @@ def main() -> None:
     with throwaway_stack(prod=True) as stack:
         stack.confirmed_subscribers(options.subscribers)
         for workers in WORKERS:
-            stack.compose(
-                "up",
-                "--detach",
-                "--wait",
-                "--no-recreate",
-                "--scale",
-                f"worker={workers}",
-                "worker",
-            )
+            stack.scale("worker", workers)
             print(f"{workers} worker(s): {options.rounds} issues to {options.subscribers}...")
             rounds = [emails_per_second(stack, options.subscribers) for _ in range(options.rounds)]
             rates[workers] = statistics.median(rounds)

@@ -16,11 +16,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +130,12 @@ class Stack:
         """What `docker compose ARGS` prints, in the copy's (development or production) project."""
         return output_of(["docker", "compose", *self.compose_options(), *args], self.dir)
 
+    def scale(self, service: str, count: int) -> None:
+        """Run `count` containers of `service`, the running ones kept, all healthy."""
+        self.compose(
+            "up", "--detach", "--wait", "--no-recreate", "--scale", f"{service}={count}", service
+        )
+
     def compose_options(self) -> list[str]:
         if not self.prod:
             return []
@@ -221,6 +229,39 @@ class Stack:
         states = [json.loads(line) for line in self.compose("ps", "--format", "json").splitlines()]
         healthy = all(s["Health"] == "healthy" for s in states if s["Service"] != "migrate")
         return healthy and '"status":"ok"' in fetch(self.web + "/readyz").replace(" ", "")
+
+
+@dataclass
+class RequestStream:
+    """What a stream of requests met: how many were served, and each failure (time, status)."""
+
+    served: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def request_stream(url: str, askers: int = 4) -> Iterator[RequestStream]:
+    """GET `url` from `askers` threads without pause while the block runs."""
+    stream = RequestStream()
+    stop = threading.Event()
+
+    def keep_asking() -> None:
+        while not stop.is_set():
+            status, _ = http_request(url)
+            if status == 200:
+                stream.served += 1
+            else:
+                stream.failures.append(f"{time.strftime('%X')}: {status}")
+
+    threads = [threading.Thread(target=keep_asking) for _ in range(askers)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield stream
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
 
 
 def free_port() -> int:

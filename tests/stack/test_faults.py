@@ -20,13 +20,12 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 
-from tests.stack.stack import Stack, http_request, output_of, throwaway_stack
+from tests.stack.stack import Stack, output_of, request_stream, throwaway_stack
 
 WAIT_SECONDS = 60
 # Delivery retries after 30 s, then 60 s more: a minute's outage is over by the second retry.
 MAIL_OUTAGE_SECONDS = 60
 PROD = os.environ.get("STACK", "dev") == "prod"
-SCALE = ("up", "--detach", "--wait", "--no-recreate", "--scale")
 stack: Stack
 
 
@@ -163,7 +162,7 @@ class Faults(unittest.TestCase):
         assert self.starts() == before  # web and worker rode it out
 
     def test_a_worker_killed_mid_issue_leaves_the_rest_to_the_other(self) -> None:
-        stack.compose(*SCALE, "worker=2", "worker")
+        stack.scale("worker", 2)
         try:
             stack.mailpit_api("/api/v1/messages", method="DELETE")
             prefix = stack.confirmed_subscribers(500)
@@ -191,7 +190,7 @@ class Faults(unittest.TestCase):
             # commit, and then it carries the same Message-ID.
             assert all(len(set(ids)) == 1 for ids in ours.values()), ours
         finally:
-            stack.compose(*SCALE, "worker=1", "worker")
+            stack.scale("worker", 1)
 
     def test_cache_stopped_pages_still_render(self) -> None:
         stack.compose("stop", "cache")
@@ -240,7 +239,7 @@ class Scale(unittest.TestCase):
     serving while one of them restarts or is replaced."""
 
     def test_four_workers_deliver_2000_emails_each_exactly_once(self) -> None:
-        stack.compose(*SCALE, "worker=4", "worker")
+        stack.scale("worker", 4)
         try:
             stack.mailpit_api("/api/v1/messages", method="DELETE")
             prefix = stack.confirmed_subscribers(2000)
@@ -255,39 +254,21 @@ class Scale(unittest.TestCase):
             workers = stack.compose("ps", "--quiet", "worker").split()
             assert len(workers) == 4, workers
         finally:
-            stack.compose(*SCALE, "worker=1", "worker")
+            stack.scale("worker", 1)
 
     def test_two_web_replicas_lose_no_request_while_one_restarts_or_is_replaced(self) -> None:
-        stack.compose(*SCALE, "web=2", "web")
-        failures: list[str] = []
-        served = 0
-        stop = threading.Event()
-
-        def keep_asking() -> None:
-            nonlocal served
-            while not stop.is_set():
-                status, _ = http_request(stack.web + "/")
-                if status == 200:
-                    served += 1
-                else:
-                    failures.append(f"{time.strftime('%X')}: {status}")
-
-        askers = [threading.Thread(target=keep_asking) for _ in range(4)]
-        for asker in askers:
-            asker.start()
+        stack.scale("web", 2)
         try:
-            first, second = stack.compose("ps", "--quiet", "web").split()
-            time.sleep(1)
-            output_of(["docker", "restart", first], stack.dir)  # restarted: SIGTERM, then up
-            stack.compose(*SCALE, "web=2", "web")  # healthy again
-            output_of(["docker", "stop", second], stack.dir)  # replaced: a new container
-            output_of(["docker", "rm", second], stack.dir)
-            stack.compose(*SCALE, "web=2", "web")
-            time.sleep(6)  # past nginx's 5 s DNS cache: the new replica takes requests
+            with request_stream(stack.web + "/") as stream:
+                first, second = stack.compose("ps", "--quiet", "web").split()
+                time.sleep(1)
+                output_of(["docker", "restart", first], stack.dir)  # restarted: SIGTERM, then up
+                stack.scale("web", 2)  # healthy again
+                output_of(["docker", "stop", second], stack.dir)  # replaced: a new container
+                output_of(["docker", "rm", second], stack.dir)
+                stack.scale("web", 2)
+                time.sleep(6)  # past nginx's 5 s DNS cache: the new replica takes requests
         finally:
-            stop.set()
-            for asker in askers:
-                asker.join()
-            stack.compose(*SCALE, "web=1", "web")
-        assert not failures, failures
-        assert served > 100, served
+            stack.scale("web", 1)
+        assert not stream.failures, stream.failures
+        assert stream.served > 100, stream.served

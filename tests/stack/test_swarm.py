@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import threading
-import time
 import unittest
 from pathlib import Path
 from typing import ClassVar
 
-from tests.stack.stack import copy_checkout, env_value, free_port, http_request, output_of, run
+from tests.stack.stack import (
+    copy_checkout,
+    env_value,
+    free_port,
+    http_request,
+    output_of,
+    request_stream,
+    run,
+)
 
 
 def docker(*args: str) -> str:
@@ -94,38 +100,18 @@ class Swarm(unittest.TestCase):
 
     def test_a_new_release_rolls_out_with_no_failed_request(self) -> None:
         before = set(self.running("web"))
-        failures: list[str] = []
-        served = 0
-        stop = threading.Event()
-
-        def keep_asking() -> None:
-            nonlocal served
-            while not stop.is_set():
-                status, _ = http_request(self.web + "/")
-                if status == 200:
-                    served += 1
-                else:
-                    failures.append(f"{time.strftime('%X')}: {status}")
-
         health = self.dir / "app/health.py"
         health.write_text(
             health.read_text() + "\n# A change, so that the release is a new image.\n"
         )
-        askers = [threading.Thread(target=keep_asking) for _ in range(4)]
-        for asker in askers:
-            asker.start()
-        try:
+        with request_stream(self.web + "/") as stream:
             run(["make", "swarm-up"], self.dir)
-        finally:
-            stop.set()
-            for asker in askers:
-                asker.join()
         after = set(self.running("web"))
         assert len(after) == 1, after  # every replica on the one new image
         assert after != before, (before, after)
         assert set(self.running("worker")) == after
-        assert not failures, failures
-        assert served > 100, served
+        assert not stream.failures, stream.failures
+        assert stream.served > 100, stream.served
 
 
 if __name__ == "__main__":
