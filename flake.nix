@@ -2,7 +2,7 @@
   description = "Tidings: the pinned host toolchain (nix develop, or direnv's `use flake`)";
 
   # Bump with `nix flake update`, then `make nix-check` and `nix flake check`.
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
 
   outputs =
     { self, nixpkgs }:
