@@ -185,10 +185,11 @@ host-check: ## Test the developer experience on this host: doctor, .env, two che
 	@python3 -m unittest -v tests.stack.test_host
 
 # In the Dockerfile's uv stage (Python and uv, no dependencies): the dev image cannot be built
-# from a pyproject.toml whose lock is not written yet.
+# from a pyproject.toml whose lock is not written yet. Labelled with the project, as Compose
+# labels the images it builds.
 .PHONY: lock
 lock: ## Update uv.lock after changing dependencies in pyproject.toml
-	docker build --quiet --target uv-base --tag $(COMPOSE_PROJECT_NAME)-uv . >/dev/null && docker run --rm --user $(HOST_UID):$(HOST_GID) --env UV_CACHE_DIR=/tmp/uv --volume "$(CURDIR):/app" $(COMPOSE_PROJECT_NAME)-uv uv lock
+	docker build --quiet --target uv-base --label com.docker.compose.project=$(COMPOSE_PROJECT_NAME) --tag $(COMPOSE_PROJECT_NAME)-uv . >/dev/null && docker run --rm --user $(HOST_UID):$(HOST_GID) --env UV_CACHE_DIR=/tmp/uv --volume "$(CURDIR):/app" $(COMPOSE_PROJECT_NAME)-uv uv lock
 
 ##  
 ##  Variables: T="pytest args" (test), S=service (logs), M="message" (migration),

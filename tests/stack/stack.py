@@ -62,6 +62,22 @@ def output_of(command: list[str], cwd: Path) -> str:
     ).stdout
 
 
+# The label Compose puts on the images it builds. A rebuild leaves the image it replaces
+# nameless but labelled, so the label finds what a name no longer does.
+PROJECT_LABEL = "com.docker.compose.project"
+
+
+def remove_images(project: str) -> None:
+    """Every image of Compose project `project`: named after it, or built for it."""
+    images = {
+        image
+        for selector in (f"reference={project}*", f"label={PROJECT_LABEL}={project}")
+        for image in output_of(["docker", "images", "-q", "--filter", selector], ROOT).split()
+    }
+    if images:
+        output_of(["docker", "rmi", "--force", *images], ROOT)
+
+
 def env_value(project: Path, key: str) -> str:
     """KEY's value in the project's .env (the last assignment, as Compose reads it)."""
     values = [
@@ -217,11 +233,7 @@ class Stack:
         with contextlib.suppress(subprocess.CalledProcessError, FileNotFoundError):
             project = env_value(self.dir, "COMPOSE_PROJECT_NAME")
             self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
-            images = output_of(
-                ["docker", "images", "-q", "--filter", f"reference={project}*"], ROOT
-            )
-            if images.split():
-                output_of(["docker", "rmi", "--force", *images.split()], ROOT)
+            remove_images(project)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def ready(self) -> bool:

@@ -25,7 +25,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
 
-from tests.stack.stack import CLEAN_ENV, copy_checkout, env_value, fetch, free_port
+from tests.stack.stack import (
+    CLEAN_ENV,
+    copy_checkout,
+    env_value,
+    fetch,
+    free_port,
+    remove_images,
+)
 
 
 def sh(
@@ -82,11 +89,7 @@ class Copies:
         for directory in self.made:
             project = project_of(directory)
             sh("docker compose down --volumes --remove-orphans --timeout 5", directory, ok=None)
-            images = sh(
-                ["docker", "images", "-q", "--filter", f"reference={project}*"], directory
-            ).split()
-            if images:
-                sh(["docker", "image", "rm", "--force", *images], directory)
+            remove_images(project)
             shutil.rmtree(directory.parent, ignore_errors=True)
 
 
