@@ -229,11 +229,14 @@ class Stack:
         return json.loads(answer) if answer.startswith(("{", "[")) else answer.strip()
 
     def destroy(self) -> None:
-        """Remove the project's containers, volumes, images and files."""
-        with contextlib.suppress(subprocess.CalledProcessError, FileNotFoundError):
+        """Remove the project's containers, volumes, images and files; a step that fails does
+        not keep the next from its part."""
+        with contextlib.suppress(FileNotFoundError):  # no .env: nothing of it was created
             project = env_value(self.dir, "COMPOSE_PROJECT_NAME")
-            self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
-            remove_images(project)
+            with contextlib.suppress(subprocess.CalledProcessError):
+                self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
+            with contextlib.suppress(subprocess.CalledProcessError):
+                remove_images(project)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def ready(self) -> bool:
