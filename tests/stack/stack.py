@@ -68,10 +68,14 @@ PROJECT_LABEL = "com.docker.compose.project"
 
 
 def remove_images(project: str) -> None:
-    """Every image of Compose project `project`: named after it, or built for it."""
+    """Every image of the checkout whose Compose project is `project`: named after it, or
+    built for it or for its test or production stack (projects <project>-test, -prod)."""
+    selectors = [f"reference={project}*"] + [
+        f"label={PROJECT_LABEL}={name}" for name in (project, f"{project}-test", f"{project}-prod")
+    ]
     images = {
         image
-        for selector in (f"reference={project}*", f"label={PROJECT_LABEL}={project}")
+        for selector in selectors
         for image in output_of(["docker", "images", "-q", "--filter", selector], ROOT).split()
     }
     if images:
