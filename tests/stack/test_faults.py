@@ -57,6 +57,16 @@ def messages_to(address: str) -> list[dict[str, object]]:
     return [stack.mailpit_api(f"/api/v1/message/{summary['ID']}") for summary in found]
 
 
+def wait_for_every_delivery(issue_id: int, seconds: float) -> None:
+    """Until each delivery of the issue is sent, at its first attempt."""
+
+    def all_sent() -> bool:
+        """every delivery of the issue was sent"""
+        return set(stack.deliveries(issue_id)) == {"sent|1"}
+
+    wait_until(all_sent, seconds)
+
+
 def each_gets_exactly_one(prefix: str, count: int, seconds: float = WAIT_SECONDS) -> None:
     """Each of the `count` addresses starting with `prefix` gets one message, and a while
     later still only one."""
@@ -175,13 +185,8 @@ class Faults(unittest.TestCase):
             wait_until(some_sent)
             victim = stack.compose("ps", "--quiet", "worker").split()[0]
             output_of(["docker", "kill", "--signal", "KILL", victim], stack.dir)
-
-            def all_sent() -> bool:
-                """every delivery of the issue was sent"""
-                return set(stack.deliveries(issue_id)) == {"sent|1"}
-
             # Well within the five-minute sweep: the other worker's tasks take the rest.
-            wait_until(all_sent, seconds=2 * WAIT_SECONDS)
+            wait_for_every_delivery(issue_id, seconds=2 * WAIT_SECONDS)
             ours = {
                 a: ids for a, ids in stack.message_ids_by_address().items() if a.startswith(prefix)
             }
@@ -244,12 +249,7 @@ class Scale(unittest.TestCase):
             stack.mailpit_api("/api/v1/messages", method="DELETE")
             prefix = stack.confirmed_subscribers(2000)
             issue_id = stack.publish()
-
-            def all_sent() -> bool:
-                """every delivery of the issue was sent"""
-                return set(stack.deliveries(issue_id)) == {"sent|1"}
-
-            wait_until(all_sent, seconds=3 * WAIT_SECONDS)
+            wait_for_every_delivery(issue_id, seconds=3 * WAIT_SECONDS)
             each_gets_exactly_one(prefix, 2000)
             workers = stack.compose("ps", "--quiet", "worker").split()
             assert len(workers) == 4, workers

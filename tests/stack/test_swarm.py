@@ -19,6 +19,7 @@ from tests.stack.stack import (
     free_port,
     http_request,
     output_of,
+    remove_images,
     request_stream,
     run,
 )
@@ -61,9 +62,7 @@ class Swarm(unittest.TestCase):
             run(["make", "swarm-down"], cls.dir)
         for volume in docker("volume", "ls", "--quiet", "--filter", f"name={cls.stack}_").split():
             docker("volume", "rm", volume)
-        images = docker("images", "--quiet", "--filter", f"reference={cls.stack}-runtime").split()
-        if images:
-            docker("image", "rm", "--force", *set(images))
+        remove_images(cls.stack)
         if cls.joined:
             docker("swarm", "leave", "--force")
         shutil.rmtree(cls.dir.parent, ignore_errors=True)
