@@ -30,8 +30,9 @@ class Page:
 
 @dataclass(frozen=True)
 class LinkAction:
-    """What a link in an email does: GET only asks, POST acts. Mail scanners and previews
-    fetch every link in a message; a GET that acted would confirm or unsubscribe for them."""
+    """What a link in an email does: POST acts, every other method only asks. Mail scanners
+    and previews fetch every link in a message (GET, HEAD); acting on those would confirm or
+    unsubscribe for them."""
 
     purpose: Purpose
     act: Callable[[Subscriber], None]
@@ -114,12 +115,13 @@ def unsubscribe(token: str) -> tuple[str, int]:
 
 
 def _follow(link: LinkAction, token: str) -> tuple[str, int]:
-    """Ask (GET) or act (POST) for the subscriber the token names; 400 for a bad token."""
+    """Act on POST for the subscriber the token names, and only ask on any other method
+    (Flask answers HEAD with this view too); 400 for a bad token."""
     try:
         subscriber = service.subscriber_for(link.purpose, token)
     except InvalidTokenError:
         return render_template("message.html", page=INVALID_LINK), 400
-    if request.method == "GET":
+    if request.method != "POST":
         return render_template("message.html", page=link.ask), 200
     link.act(subscriber)
     return render_template("message.html", page=link.done), 200
