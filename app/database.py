@@ -51,6 +51,8 @@ def init_app(app: Flask) -> None:
     engine = create_engine(
         app.config["DATABASE_URL"],
         pool_pre_ping=True,
+        # A failed statement's message (which Flask logs) must not carry what readers sent.
+        hide_parameters=True,
         connect_args={
             "connect_timeout": CONNECT_TIMEOUT,
             "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import Forbidden
@@ -58,6 +57,7 @@ def _cross_site() -> bool:
     if fetch_site is not None:
         return fetch_site not in ("same-origin", "none")
     origin = request.headers.get("Origin")
-    if origin is None or origin == "null":
-        return origin == "null"
-    return urlsplit(origin).netloc != request.host
+    if origin is None:
+        return False
+    # Scheme, host and port, whole: an https page may not post to the http site, or back.
+    return origin != f"{request.scheme}://{request.host}"

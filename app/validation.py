@@ -66,4 +66,18 @@ def text_field(body: dict[str, Any], name: str, *, max_length: int, single_line:
     # Every separator Python's email package refuses in a header, not only CR and LF.
     if single_line and len(value.splitlines()) > 1:
         raise ApiError(f"{name} must be a single line.", field=name)
+    if not storable_text(value):
+        raise ApiError(
+            f"{name} must be text without NUL characters or unpaired surrogates.", field=name
+        )
     return value
+
+
+def storable_text(value: str) -> bool:
+    """Whether PostgreSQL stores `value` as text: UTF-8 (JSON may escape a lone surrogate,
+    which UTF-8 cannot encode) and no NUL character, which text columns refuse."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value

@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from huey.exceptions import RetryTask
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import func, insert, literal, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from app import jobs
 from app.database import session
@@ -128,6 +129,26 @@ def test_a_subject_on_two_lines_is_refused_naming_the_field(client, separator):
     response = client.post("/api/issues", json=body, headers=ADMIN)
     assert response.status_code == 422
     assert response.get_json() == {"error": "subject must be a single line.", "field": "subject"}
+
+
+@pytest.mark.parametrize("field", ["subject", "body"])
+@pytest.mark.parametrize("bad", ["\x00", '"\\ud800"', '"a\\udfffb"'])
+def test_text_postgresql_cannot_store_is_refused_naming_the_field(client, caplog, field, bad):
+    # NUL, or an unpaired surrogate that JSON can escape and UTF-8 cannot encode.
+    value = json.dumps(f"x{bad}y") if bad == "\x00" else bad
+    fields = {"subject": '"s"', "body": '"b"', field: value}
+    data = "{" + ", ".join(f'"{name}": {text}' for name, text in fields.items()) + "}"
+    response = client.post("/api/issues", data=data, content_type="application/json", headers=ADMIN)
+    assert response.status_code == 422
+    assert response.get_json()["field"] == field
+    assert "Traceback" not in caplog.text
+
+
+def test_a_failed_statement_logs_none_of_its_parameters(app):
+    with app.app_context(), pytest.raises(DBAPIError) as raised:
+        session().execute(text("SELECT :reader, 1 / 0"), {"reader": "private@example.org"})
+    assert "division by zero" in str(raised.value)
+    assert "private@example.org" not in str(raised.value)
 
 
 def test_the_longest_body_is_accepted_however_json_escapes_it(client):

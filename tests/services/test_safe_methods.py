@@ -87,4 +87,4 @@ def test_head_on_an_email_link_shows_the_page_and_acts_for_no_one(app, client, p
     response = client.head(f"/{purpose.name.lower()}/{token}")
     assert response.status_code == 200
     with app.app_context():
-        assert session().get(Subscriber, reader.id).status is status
+        assert session().get_one(Subscriber, reader.id).status is status

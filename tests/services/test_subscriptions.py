@@ -234,6 +234,8 @@ def test_subscribe_form_shows_the_error_escaped(client):
         ({"Sec-Fetch-Site": "same-site"}, 403),
         ({"Origin": "https://evil.example"}, 403),
         ({"Origin": "null"}, 403),
+        ({"Origin": "https://localhost"}, 403),
+        ({"Origin": "http://localhost:8080"}, 403),
         ({"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost"}, 202),
         ({"Origin": "http://localhost"}, 202),
         ({}, 202),
