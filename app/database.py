@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import enum
 import importlib
+import itertools
+import time
 from dataclasses import dataclass
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, Enum, create_engine
+from sqlalchemy import Engine, Enum, Executable, create_engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # Seconds to wait for PostgreSQL to accept a connection; readiness must answer quickly.
@@ -15,6 +18,8 @@ CONNECT_TIMEOUT = 3
 # Milliseconds one SQL statement may run: a stuck query fails its request rather than holding
 # a server thread and a connection indefinitely. Migrations lift it (migrations/env.py).
 STATEMENT_TIMEOUT_MS = 10_000
+# Seconds between tries of a write that must not be lost, while the database is away.
+RECORD_RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
 # The largest id a PostgreSQL integer column holds; URL rules refuse larger ones (404).
 MAX_ID = 2**31 - 1
 
@@ -81,3 +86,26 @@ def _close_session(_exc: BaseException | None) -> None:
     current = g.pop("db_session", None)
     if current is not None:
         current.close()
+
+
+def commit_when_possible(statement: Executable, what: str) -> None:
+    """Execute `statement` and commit, however long the database takes to come back.
+
+    For facts the database does not hold yet and nothing else knows, such as an SMTP
+    server's "250 OK": the caller takes no more work until they are recorded.
+    """
+    for tries in itertools.count():
+        try:
+            session().execute(statement)
+            session().commit()
+            return
+        except OperationalError as exc:
+            session().rollback()
+            wait = RECORD_RETRY_SECONDS[min(tries, len(RECORD_RETRY_SECONDS) - 1)]
+            current_app.logger.warning(
+                "%s: the database is unavailable (%s); trying again in %s s",
+                what,
+                str(exc.orig or exc).strip(),
+                wait,
+            )
+            time.sleep(wait)

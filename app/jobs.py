@@ -2,11 +2,20 @@
 
 Tasks are declared at import time, beside the feature they serve, with `@task()`; the broker
 is only bound by `init_app`, so importing a feature never reads configuration or connects.
+
+Huey stores jobs pickled, and unpickling runs code. So every job is signed with a key
+derived from SECRET_KEY (HMAC), and a message whose signature does not verify, whoever put
+it in the queue, is logged and dropped unread. After SECRET_KEY changes, jobs queued before
+are dropped too: what they were for waits in the database, and the resume and the sweep
+queue it again. No job's result is kept: nothing reads them, and each failure's traceback
+would stay in the broker.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +24,8 @@ from typing import Any
 
 from flask import Flask, current_app
 from huey import RedisHuey
+from huey.api import Task
+from huey.serializer import SignedSerializer
 from redis import ConnectionPool
 
 from app.probe import HEARTBEAT_FILE, HEARTBEAT_SECONDS
@@ -23,7 +34,42 @@ from app.probe import HEARTBEAT_FILE, HEARTBEAT_SECONDS
 CONNECT_TIMEOUT = 2.0
 READ_TIMEOUT = 5.0
 
-huey = RedisHuey("tidings", blocking=True)
+logger = logging.getLogger("huey")
+
+
+class SignedHuey(RedisHuey):  # type: ignore[misc]  # Huey is untyped
+    """Huey that drops, with a warning, a queued message not signed with this deployment's key."""
+
+    def dequeue(self) -> Task | None:
+        """The next task, or None for one that was dropped."""
+        try:
+            return super().dequeue()
+        except ForgedJobError as exc:
+            logger.warning("dropped a queued job: %s", exc)
+            return None
+
+
+class ForgedJobError(ValueError):
+    """A queued message whose signature does not verify."""
+
+
+class JobSerializer(SignedSerializer):  # type: ignore[misc]
+    """Huey's HMAC-signed pickle; a message that fails the check is never unpickled."""
+
+    def _unsign(self, signed: bytes) -> bytes:
+        try:
+            unsigned: bytes = super()._unsign(signed)
+        except ValueError:
+            raise ForgedJobError("its signature does not verify (not queued by Tidings)") from None
+        return unsigned
+
+
+def job_key(secret_key: str) -> str:
+    """The key jobs are signed with: SECRET_KEY's, for this one purpose."""
+    return hashlib.blake2b(secret_key.encode(), person=b"tidings.jobs").hexdigest()
+
+
+huey = SignedHuey("tidings", blocking=True, results=False)
 # The app whose context tasks run in: the one the worker (or a test) built last.
 _bound_app: dict[str, Flask] = {}
 # Taken by the first consumer worker to start; never released: one heartbeat per process.
@@ -39,6 +85,7 @@ def init_app(app: Flask) -> None:
     )
     huey.storage_kwargs = {"connection_pool": pool, "blocking": True}
     huey.storage = huey.create_storage()
+    huey.serializer = JobSerializer(secret=job_key(app.config["SECRET_KEY"]), salt="tidings.jobs")
     app.extensions["huey"] = huey
     _bound_app["app"] = app
 

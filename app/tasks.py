@@ -7,7 +7,7 @@ when one is missing.
 
 import importlib
 
-TASK_MODULES = ("app.mail", "app.newsletter.delivery", "app.subscriptions.emails")
+TASK_MODULES = ("app.newsletter.delivery", "app.subscriptions.emails")
 
 
 def register() -> None:

@@ -9,7 +9,7 @@ from werkzeug.exceptions import Unauthorized
 
 from app.database import MAX_ID
 from app.newsletter import service
-from app.newsletter.models import MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH, DeliveryStatus, Issue
+from app.newsletter.models import MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH, Issue
 from app.validation import json_object, text_field
 
 bp = Blueprint("admin", __name__, url_prefix="/api/issues")
@@ -46,7 +46,8 @@ def list_issues() -> dict[str, object]:
 
 @bp.post(f"/<int(max={MAX_ID}):issue_id>/publish")
 def publish_issue(issue_id: int) -> tuple[dict[str, object], int]:
-    """Publish a draft and start its delivery (202); a second publish changes nothing (200)."""
+    """Publish a draft and start its delivery in the background (202); a second publish
+    changes nothing (200)."""
     service.get_issue(issue_id)
     published = service.publish(issue_id)
     return describe(service.get_issue(issue_id)), 202 if published else 200
@@ -58,8 +59,11 @@ def show_issue(issue_id: int) -> dict[str, object]:
     return {**describe(service.get_issue(issue_id)), "errors": service.delivery_errors(issue_id)}
 
 
-def describe(issue: Issue, counts: dict[DeliveryStatus, int] | None = None) -> dict[str, object]:
-    """The issue as the API shows it (`counts` from delivery_counts, else looked up)."""
+def describe(issue: Issue, counts: dict[str, int] | None = None) -> dict[str, object]:
+    """The issue as the API shows it (`counts` from delivery_counts, else looked up).
+
+    While `fanned_out` is false, deliveries are still being written for its readers.
+    """
     if counts is None:
         counts = service.delivery_counts([issue.id])[issue.id]
     return {
@@ -68,5 +72,6 @@ def describe(issue: Issue, counts: dict[DeliveryStatus, int] | None = None) -> d
         "status": issue.status.value,
         "created_at": issue.created_at.isoformat() if issue.created_at else None,
         "published_at": issue.published_at.isoformat() if issue.published_at else None,
-        "deliveries": {status.value: counts.get(status, 0) for status in DeliveryStatus},
+        "fanned_out": issue.fanned_out_at is not None,
+        "deliveries": {state: counts.get(state, 0) for state in service.DELIVERY_STATES},
     }

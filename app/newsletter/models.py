@@ -23,7 +23,8 @@ class IssueStatus(enum.StrEnum):
 
 
 class DeliveryStatus(enum.StrEnum):
-    """Whether the SMTP server accepted the issue for this subscriber."""
+    """Whether the SMTP server accepted the issue for this subscriber. A pending delivery
+    whose last try was deferred (a 4xx) carries that reply in `last_error`."""
 
     PENDING = "pending"
     SENT = "sent"
@@ -43,6 +44,12 @@ class Issue(Base):
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    # The fan-out (delivery.fan_out) has written deliveries for subscribers up to this id...
+    fanout_cursor: Mapped[int] = mapped_column(default=0, server_default="0")
+    # ...and, once set, for every confirmed subscriber.
+    fanned_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When a task last worked on the issue's delivery: the resume restarts a quiet one.
+    delivery_heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Delivery(Base):
@@ -51,9 +58,14 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("issue_id", "subscriber_id"),
-        # Picking the next delivery reads pending rows only, however many were sent before.
+        # Claiming the next delivery reads the due ones only, however many were sent before
+        # or wait out a deferral.
         Index(
-            "ix_deliveries_pending", "issue_id", "id", postgresql_where=text("status = 'pending'")
+            "ix_deliveries_due",
+            "issue_id",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
         ),
     )
 
@@ -63,7 +75,12 @@ class Delivery(Base):
     status: Mapped[DeliveryStatus] = mapped_column(
         pg_enum(DeliveryStatus, "delivery_status"), default=DeliveryStatus.PENDING, index=True
     )
+    # SMTP transactions tried for it.
     attempts: Mapped[int] = mapped_column(default=0)
+    # Not before: after a deferral, the backoff; while a worker sends it, the lease.
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Sequence
 
 import redis
 from flask import current_app
-from sqlalchemy import func, literal, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import String, and_, case, cast, func, select, update
 from werkzeug.exceptions import NotFound
 
 from app.database import session
 from app.newsletter import archive
-from app.newsletter.delivery import BATCH_SIZE, deliver_issue
+from app.newsletter.delivery import fan_out
 from app.newsletter.models import Delivery, DeliveryStatus, Issue, IssueStatus
-from app.subscriptions.models import Subscriber, SubscriberStatus
-
-# Batch tasks queued at once for a new issue, so that every worker takes a share, and one
-# that dies leaves its rows to the others (each task picks whatever is still pending).
-MAX_PARALLEL_BATCHES = 8
 
 
 def create_issue(subject: str, body: str) -> Issue:
@@ -46,16 +39,25 @@ def get_issue(issue_id: int) -> Issue:
     return issue
 
 
-def delivery_counts(issue_ids: list[int]) -> defaultdict[int, dict[DeliveryStatus, int]]:
-    """Per issue, how many of its deliveries are in each status (absent: none)."""
-    rows = session().execute(
-        select(Delivery.issue_id, Delivery.status, func.count())
-        .where(Delivery.issue_id.in_(issue_ids))
-        .group_by(Delivery.issue_id, Delivery.status)
+# What the counts of an issue's deliveries distinguish: a pending delivery already tried
+# (and deferred by the server) counts as deferred.
+DELIVERY_STATES = ("pending", "deferred", "sent", "failed")
+
+
+def delivery_counts(issue_ids: list[int]) -> defaultdict[int, dict[str, int]]:
+    """Per issue, how many of its deliveries are in each of DELIVERY_STATES (absent: none)."""
+    state = case(
+        (and_(Delivery.status == DeliveryStatus.PENDING, Delivery.attempts > 0), "deferred"),
+        else_=cast(Delivery.status, String),
     )
-    counts: defaultdict[int, dict[DeliveryStatus, int]] = defaultdict(dict)
-    for issue_id, status, count in rows:
-        counts[issue_id][status] = count
+    rows = session().execute(
+        select(Delivery.issue_id, state, func.count())
+        .where(Delivery.issue_id.in_(issue_ids))
+        .group_by(Delivery.issue_id, state)
+    )
+    counts: defaultdict[int, dict[str, int]] = defaultdict(dict)
+    for issue_id, name, count in rows:
+        counts[issue_id][name] = count
     return counts
 
 
@@ -73,33 +75,25 @@ def delivery_errors(issue_id: int) -> list[dict[str, object]]:
 
 
 def publish(issue_id: int) -> bool:
-    """Publish a draft, refresh the archive and queue delivery; False (nothing done) if it
-    was not a draft."""
+    """Publish a draft, refresh the archive and start its fan-out (in the background, so
+    that this answers at once whatever the list's size); False, nothing done, if it was not
+    a draft."""
     published = session().scalar(
         update(Issue)
         .where(Issue.id == issue_id, Issue.status == IssueStatus.DRAFT)
-        .values(status=IssueStatus.PUBLISHED, published_at=func.now())
+        .values(
+            status=IssueStatus.PUBLISHED, published_at=func.now(), delivery_heartbeat_at=func.now()
+        )
         .returning(Issue.id)
     )
     if published is None:
         return False
-    confirmed = select(literal(issue_id), Subscriber.id).where(
-        Subscriber.status == SubscriberStatus.CONFIRMED
-    )
-    created = session().execute(
-        insert(Delivery)
-        .from_select([Delivery.issue_id, Delivery.subscriber_id], confirmed)
-        .on_conflict_do_nothing()
-        .returning(Delivery.id)
-    )
-    batches = min(MAX_PARALLEL_BATCHES, max(1, math.ceil(len(created.all()) / BATCH_SIZE)))
     session().commit()
     archive.forget_pages()
     try:
-        for _ in range(batches):
-            deliver_issue(issue_id)
+        fan_out(issue_id)
     except redis.RedisError as exc:
-        # The deliveries are in the database: the periodic resume queues them once it is back.
+        # The issue is published in the database: the periodic resume starts its fan-out.
         current_app.logger.warning(
             "issue %s: broker unavailable (%s), delivery waits", issue_id, exc
         )

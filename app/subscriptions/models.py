@@ -34,7 +34,16 @@ class Subscriber(Base):
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # When we last emailed them about their subscription: reminders are at most hourly.
+    # When this subscription began (again, after an unsubscription): links sent before it
+    # act on it no more.
+    subscribed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    # When an email about their subscription was last asked for: reminders are at most
+    # hourly, and one not sent within mail.RETRY_FOR is given up.
     last_emailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # An email is owed and not yet sent (app/subscriptions/emails.py).
+    # That email is owed and not sent yet (app/subscriptions/emails.py); the SMTP
+    # transactions tried for it, and when the next may start (a backoff, or a sender's lease).
     email_due: Mapped[bool] = mapped_column(default=False, server_default=false())
+    email_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    email_retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -12,6 +12,13 @@ from app.subscriptions.models import Subscriber, SubscriberStatus
 from app.subscriptions.tokens import InvalidTokenError, Purpose, address_digest, read_token
 
 REMINDER_INTERVAL = timedelta(hours=1)
+# A new email about the subscription is owed, and may be sent at once (app/subscriptions/emails.py).
+_EMAIL_DUE_NOW = {
+    "last_emailed_at": func.now(),
+    "email_due": True,
+    "email_attempts": 0,
+    "email_retry_at": func.now(),
+}
 
 
 def subscribe(email: str) -> int | None:
@@ -22,12 +29,7 @@ def subscribe(email: str) -> int | None:
     """
     created = session().scalar(
         insert(Subscriber)
-        .values(
-            email=email,
-            status=SubscriberStatus.PENDING,
-            last_emailed_at=func.now(),
-            email_due=True,
-        )
+        .values(email=email, status=SubscriberStatus.PENDING, **_EMAIL_DUE_NOW)
         .on_conflict_do_nothing(index_elements=[Subscriber.email])
         .returning(Subscriber.id)
     )
@@ -43,9 +45,9 @@ def subscribe(email: str) -> int | None:
                 )
             )
             .values(
-                last_emailed_at=func.now(),
-                email_due=True,
                 status=case((unsubscribed, SubscriberStatus.PENDING), else_=Subscriber.status),
+                subscribed_at=case((unsubscribed, func.now()), else_=Subscriber.subscribed_at),
+                **_EMAIL_DUE_NOW,
             )
             .returning(Subscriber.id)
         )
@@ -56,12 +58,16 @@ def subscribe(email: str) -> int | None:
 def subscriber_for(purpose: Purpose, token: str) -> Subscriber:
     """The subscriber a valid token names, at the same address; else InvalidTokenError.
 
-    A confirmation link no longer works once its subscriber has unsubscribed: only a new
-    subscription (and its new email) brings them back.
+    A link acts on the subscription it was sent for: not on a later one of the same address
+    (made before the subscription began), and a confirmation link not once its subscriber
+    has unsubscribed: only a new subscription, and its new email, brings them back.
     """
-    subscriber_id, digest = read_token(purpose, token)
+    subscriber_id, digest, issued = read_token(purpose, token)
     subscriber = session().scalar(select(Subscriber).where(Subscriber.id == subscriber_id))
     if subscriber is None or address_digest(subscriber.email) != digest:
+        raise InvalidTokenError
+    # Tokens carry whole seconds.
+    if issued < subscriber.subscribed_at.replace(microsecond=0):
         raise InvalidTokenError
     if purpose is Purpose.CONFIRM and subscriber.status is SubscriberStatus.UNSUBSCRIBED:
         raise InvalidTokenError

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from datetime import datetime
 
 from flask import current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
@@ -47,17 +48,20 @@ def make_token(purpose: Purpose, subscriber: Subscriber) -> str:
     return str(_serializer(purpose).dumps(payload))
 
 
-def read_token(purpose: Purpose, token: str) -> tuple[int, str]:
-    """The (subscriber id, address digest) a valid token names; InvalidTokenError otherwise."""
+def read_token(purpose: Purpose, token: str) -> tuple[int, str, datetime]:
+    """The subscriber id and address digest a valid token names, and when it was made;
+    InvalidTokenError otherwise."""
     try:
-        data = _serializer(purpose).loads(token, max_age=purpose.value)
+        data, issued = _serializer(purpose).loads(
+            token, max_age=purpose.value, return_timestamp=True
+        )
     except BadData:
         raise InvalidTokenError from None
     if not isinstance(data, dict) or not isinstance(data.get("id"), int):
         raise InvalidTokenError
     if "email" in data:  # a link sent before tokens carried a digest
-        return data["id"], address_digest(str(data["email"]))
-    return data["id"], str(data.get("a"))
+        return data["id"], address_digest(str(data["email"])), issued
+    return data["id"], str(data.get("a")), issued
 
 
 def email_link(purpose: Purpose, subscriber: Subscriber) -> str:

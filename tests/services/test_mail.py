@@ -1,11 +1,11 @@
-"""Email through the real mail catcher, sent directly and by the real worker."""
+"""Email through the real mail catcher."""
 
 from __future__ import annotations
 
 import ssl
 
-from app.mail import send_email, send_email_later, tls_context
-from tests.services.support import MAIL_WAIT_SECONDS, mailpit_get, unique_address, wait_for_messages
+from app.mail import send_email, tls_context
+from tests.services.support import mailpit_get, unique_address, wait_for_messages
 
 
 def test_send_email_delivers_text_and_html_parts(app):
@@ -26,18 +26,6 @@ def test_send_email_delivers_text_and_html_parts(app):
     assert message["Date"]
     listed = mailpit_get(app, "/api/v1/messages?limit=0")["messages"]
     assert message["ID"] in {summary["ID"] for summary in listed}
-
-
-def test_worker_sends_a_queued_email(app, start_worker):
-    worker = start_worker()
-    recipient = unique_address()
-    with app.app_context():
-        result = send_email_later(recipient, "Queued", "Sent by the worker")
-    message_id = result.get(blocking=True, timeout=MAIL_WAIT_SECONDS)
-    [message] = wait_for_messages(app, recipient)
-    assert message["Subject"] == "Queued"
-    assert message["MessageID"] == message_id.strip("<>")
-    assert worker.poll() is None
 
 
 def test_tls_verifies_the_server_certificate_and_name():

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import base64
+import os
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app import jobs
 from app.database import session
+from app.mail import RETRY_FOR
 from app.settings import MAX_REQUEST_BYTES
 from app.subscriptions import emails
 from app.subscriptions.addresses import InvalidEmailError, valid_email
 from app.subscriptions.models import Subscriber, SubscriberStatus
 from app.subscriptions.tokens import Purpose, make_token
-from tests.services.support import messages_to, unique_address, wait_for_messages
+from tests.services.support import (
+    messages_to,
+    scripted_smtp,
+    unique_address,
+    wait_for_messages,
+)
 
 API = "/api/subscribers"
 
@@ -127,22 +134,97 @@ def test_an_email_owed_while_the_broker_was_down_goes_once_it_is_back(app, clien
     assert client.post(API, json={"email": address}).status_code == 202
     assert subscriber(app, address).email_due
     app.config["BROKER_URL"] = working
-    jobs.init_app(app)  # and back
+    jobs.init_app(app)  # and back: the sweep sends it
     with app.app_context():
-        emails.queue_lost_subscription_emails()  # too soon: a job may still be on its way
-        assert queued(app) == []
-        earlier = Subscriber.last_emailed_at - 2 * emails.LOST_AFTER
-        session().execute(update(Subscriber).values(last_emailed_at=earlier))
-        session().commit()
-        emails.queue_lost_subscription_emails()
-    [(name, (subscriber_id,))] = queued(app)
-    assert name == "send_subscription_email"
-    emails.send_subscription_email.call_local(subscriber_id)
+        emails.send_due_subscription_emails.call_local()
     [message] = wait_for_messages(app, address)
     assert message["Subject"] == "Confirm your subscription to Tidings"
-    assert not subscriber(app, address).email_due
-    emails.send_subscription_email.call_local(subscriber_id)  # a late duplicate job: no email
+    row = subscriber(app, address)
+    assert (row.email_due, row.email_attempts) == (False, 1)
+    emails.send_subscription_email.call_local(row.id)  # a late duplicate job: no email
     assert len(messages_to(app, address)) == 1
+
+
+def test_a_deferred_confirmation_waits_its_turn_then_goes(make_app):
+    with scripted_smtp({"RCPT": "451 4.7.1 greylisted, try again later"}) as smtp:
+        app = make_app(**smtp)
+        address = unique_address("greylisted")
+        assert app.test_client().post(API, json={"email": address}).status_code == 202
+        row = subscriber(app, address)
+        emails.send_subscription_email.call_local(row.id)
+        with app.app_context():
+            emails.send_due_subscription_emails.call_local()  # not due yet: nothing tried
+    row = subscriber(app, address)
+    assert (row.email_due, row.email_attempts) == (True, 1)
+    assert row.email_retry_at is not None
+    assert timedelta(seconds=50) < row.email_retry_at - datetime.now(UTC) <= timedelta(minutes=1)
+    app.config.update(SMTP_HOST=os.environ["SMTP_HOST"], SMTP_PORT=int(os.environ["SMTP_PORT"]))
+    with app.app_context():
+        session().execute(update(Subscriber).values(email_retry_at=func.now()))
+        session().commit()
+        emails.send_due_subscription_emails.call_local()
+    assert len(wait_for_messages(app, address)) == 1
+    row = subscriber(app, address)
+    assert (row.email_due, row.email_attempts) == (False, 2)
+
+
+def test_a_refused_confirmation_is_given_up_at_once(make_app, caplog):
+    with scripted_smtp({"RCPT": "550 5.1.1 no such mailbox"}) as smtp:
+        app = make_app(**smtp)
+        address = unique_address("nobody")
+        app.test_client().post(API, json={"email": address})
+        emails.send_subscription_email.call_local(subscriber(app, address).id)
+    assert (subscriber(app, address).email_due, subscriber(app, address).email_attempts) == (
+        False,
+        1,
+    )
+    assert "email refused, 550 5.1.1 no such mailbox" in caplog.text
+
+
+def test_the_sweep_gives_up_an_old_email_and_leaves_the_others_as_they_were(make_app):
+    app = make_app(SMTP_PORT="1")  # the mail server is down
+    old, recent = unique_address("old"), unique_address("recent")
+    client = app.test_client()
+    for address in (old, recent):
+        assert client.post(API, json={"email": address}).status_code == 202
+    with app.app_context():
+        asked = func.now() - RETRY_FOR - timedelta(minutes=1)
+        session().execute(
+            update(Subscriber).where(Subscriber.email == old).values(last_emailed_at=asked)
+        )
+        session().commit()
+        before = subscriber(app, recent).last_emailed_at
+        for _ in range(3):
+            emails.send_due_subscription_emails.call_local()
+    assert subscriber(app, old).email_due is False
+    assert subscriber(app, recent).email_due is True
+    assert subscriber(app, recent).last_emailed_at == before  # its give-up is not postponed
+    assert subscriber(app, recent).email_attempts == 0  # and nobody was charged for the outage
+
+
+def test_a_link_from_an_earlier_subscription_does_not_act_on_a_later_one(app, client, monkeypatch):
+    row = add_subscriber(app, "again@example.org", SubscriberStatus.PENDING)
+    an_hour_ago = time.time() - 3600
+    monkeypatch.setattr("itsdangerous.timed.time.time", lambda: an_hour_ago)
+    with app.app_context():
+        old_confirm = make_token(Purpose.CONFIRM, row)
+        old_unsubscribe = make_token(Purpose.UNSUBSCRIBE, row)
+    monkeypatch.undo()
+    with app.app_context():
+        earlier = func.now() - timedelta(hours=2)
+        session().execute(update(Subscriber).values(subscribed_at=earlier))
+        session().commit()
+    assert client.post(f"/unsubscribe/{old_unsubscribe}").status_code == 200
+    # The address subscribes again: the links of the first subscription are spent.
+    assert client.post(API, json={"email": "again@example.org"}).status_code == 202
+    assert subscriber(app, "again@example.org").status is SubscriberStatus.PENDING
+    for old_link in (f"/confirm/{old_confirm}", f"/unsubscribe/{old_unsubscribe}"):
+        assert client.post(old_link).status_code == 400
+    assert subscriber(app, "again@example.org").status is SubscriberStatus.PENDING
+    with app.app_context():
+        new_confirm = make_token(Purpose.CONFIRM, subscriber(app, "again@example.org"))
+    assert client.post(f"/confirm/{new_confirm}").status_code == 200
+    assert subscriber(app, "again@example.org").status is SubscriberStatus.CONFIRMED
 
 
 @pytest.mark.parametrize(
