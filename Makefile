@@ -40,7 +40,8 @@ RUN_AS_YOU := $(COMPOSE) run --rm --no-deps $(TTY) --user $(HOST_UID):$(HOST_GID
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n\033[1m%s\033[0m\n", substr($$0, 5)} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2} /^##  / {print substr($$0, 3)}' $(MAKEFILE_LIST)
 
-.env: | .env.example
+# Made on first use; after a pull that brings new secrets to .env.example, they are added.
+.env: .env.example
 	@scripts/init-env
 
 .PHONY: setup

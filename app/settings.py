@@ -168,12 +168,19 @@ class Settings:
         url_with_scheme("postgresql+psycopg"),
         doc="PostgreSQL: postgresql+psycopg://user:password@host:5432/name.",
     )
-    cache_url: str = setting(REDIS_URL, doc="Redis for the rate limit and the page cache.")
-    broker_url: str = setting(
-        REDIS_URL, doc="Redis for the job queue: persistent, never evicting (noeviction)."
+    cache_url: str = setting(
+        REDIS_URL,
+        doc="Redis for the rate limit and the page cache: redis://:password@host:6379/0.",
     )
-    smtp_host: str = setting(str, doc="The SMTP server that sends every email.")
-    smtp_port: int = setting(int_between(1, 65535), "25", doc="Its port: 25, 587 or 465.")
+    broker_url: str = setting(
+        REDIS_URL,
+        doc="Redis for the job queue: persistent, never evicting (noeviction), with a "
+        "password: whoever can queue a job runs it in the worker.",
+    )
+    smtp_host: str = setting(str, example="mailpit", doc="The SMTP server that sends every email.")
+    smtp_port: int = setting(
+        int_between(1, 65535), "25", example="1025", doc="Its port: 25, 587 or 465."
+    )
     smtp_username: str = setting(str, "", doc="SMTP login; empty: no login.")
     smtp_password: str = setting(str, "", doc="SMTP password, for SMTP_USERNAME.")
     smtp_starttls: bool = setting(
@@ -186,7 +193,10 @@ class Settings:
         parse_bool, "false", doc="TLS from the first byte (port 465), instead of STARTTLS."
     )
     smtp_timeout: int = setting(
-        int_between(1, 300), "10", doc="Seconds to wait for the SMTP server."
+        int_between(1, 300),
+        "10",
+        doc="Seconds to wait for each reply of the SMTP server. A message being sent is "
+        "leased to its worker for 12 times this.",
     )
     mail_from: str = setting(
         mail_address,

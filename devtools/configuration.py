@@ -53,6 +53,29 @@ STACK_VARIABLES: dict[str, tuple[StackVariable, ...]] = {
             "Random on the first `make up`. Letters and digits only: it is placed in a URL.",
         ),
     ),
+    "Redis (the cache and the broker)": (
+        StackVariable(
+            "CACHE_PASSWORD",
+            "change-me",
+            "The cache's password; CACHE_URL is built from it. Random on the first `make up`.",
+        ),
+        StackVariable(
+            "BROKER_PASSWORD",
+            "change-me",
+            "The broker's password; BROKER_URL is built from it. Random on the first `make up`.",
+        ),
+        StackVariable(
+            "CACHE_MAXMEMORY",
+            "64mb",
+            "Memory the cache Redis may use before it evicts the least recently used keys.",
+        ),
+        StackVariable(
+            "BROKER_MAXMEMORY",
+            "256mb",
+            "Memory the broker Redis may use; when full, new jobs are refused (nothing is "
+            "evicted) and wait in the database until the resume and the sweep queue them.",
+        ),
+    ),
     "Published ports (host side)": (
         StackVariable(
             "BIND_ADDRESS",
@@ -69,11 +92,6 @@ STACK_VARIABLES: dict[str, tuple[StackVariable, ...]] = {
         StackVariable("REDIS_IMAGE", "redis:8", "Redis, for the cache and the broker."),
         StackVariable("MAILPIT_IMAGE", "axllent/mailpit:v1.27", "The mail catcher."),
         StackVariable("NGINX_IMAGE", "nginx:1.26", "The production stack's reverse proxy."),
-        StackVariable(
-            "CACHE_MAXMEMORY",
-            "64mb",
-            "Memory the cache Redis may use before it evicts the least recently used keys.",
-        ),
     ),
     "Docker Swarm (make swarm-up)": (
         StackVariable("SWARM_PORT", "8090", "Where the swarm's proxy listens."),

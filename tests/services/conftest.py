@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -102,10 +103,12 @@ def start_worker(isolated: dict[str, str]) -> Iterator[Callable[..., subprocess.
     """Start real Huey consumers, as the worker container runs them, on the test broker."""
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(**overrides: str) -> subprocess.Popen[bytes]:
+    def start(log: Path | None = None, **overrides: str) -> subprocess.Popen[bytes]:
+        """A worker with the test settings and `overrides`; its log to `log`, if given."""
         command = [sys.executable, "-m", "app.worker"]
         env = {**os.environ, **isolated, **overrides}
-        process = subprocess.Popen(command, env=env)  # noqa: S603  # a fixed command
+        with log.open("wb") if log else contextlib.nullcontext() as output:
+            process = subprocess.Popen(command, env=env, stderr=output)  # noqa: S603  # fixed
         processes.append(process)
         return process
 
