@@ -91,6 +91,10 @@ logs: ## Follow the logs (S=web for one service)
 debug: image ## Restart web and worker under debugpy (attach on 5678 / 5679; make up to undo)
 	$(COMPOSE) -f docker-compose.yml $(if $(wildcard docker-compose.override.yml),-f docker-compose.override.yml) -f compose.debug.yml up --detach --wait web worker
 
+.PHONY: mail-chaos
+mail-chaos: ## Mailpit refuses recipients (CODE=451 defers, CODE=550 fails, P=percent); alone: off
+	$(COMPOSE) exec $(TTY) web python -m devtools.mail_chaos $(CODE) $(if $(CODE),$(P))
+
 .PHONY: doctor
 doctor: ## Check Docker, Compose, make, ports, .env, line endings, disk, UID/GID; say how to fix
 	@MAKE_VERSION=$(MAKE_VERSION) scripts/doctor
@@ -194,4 +198,5 @@ lock: ## Update uv.lock after changing dependencies in pyproject.toml
 
 ##  
 ##  Variables: T="pytest args" (test), S=service (logs), M="message" (migration),
-##             FILE=backup (db-restore), CONFIRM=1 (skip questions), R=broker (redis-cli).
+##             FILE=backup (db-restore), CONFIRM=1 (skip questions), R=broker (redis-cli),
+##             CODE=451|550 and P=percent (mail-chaos).

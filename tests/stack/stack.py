@@ -150,6 +150,13 @@ class Stack:
         """What `docker compose ARGS` prints, in the copy's (development or production) project."""
         return output_of(["docker", "compose", *self.compose_options(), *args], self.dir)
 
+    def compose_with_input(self, data: bytes, *args: str) -> None:
+        """`docker compose ARGS` in the copy's project, with `data` on its standard input."""
+        command = ["docker", "compose", *self.compose_options(), *args]
+        subprocess.run(  # noqa: S603  # docker, with fixed arguments
+            command, input=data, cwd=self.dir, env=CLEAN_ENV, capture_output=True, check=True
+        )
+
     def scale(self, service: str, count: int) -> None:
         """Run `count` containers of `service`, the running ones kept, all healthy."""
         self.compose(
@@ -159,8 +166,14 @@ class Stack:
     def compose_options(self) -> list[str]:
         if not self.prod:
             return []
-        project = env_value(self.dir, "COMPOSE_PROJECT_NAME") + "-prod"
-        return ["--project-name", project, "-f", "docker-compose.yml", "-f", "compose.prod.yml"]
+        return [
+            "--project-name",
+            self.project(),
+            "-f",
+            "docker-compose.yml",
+            "-f",
+            "compose.prod.yml",
+        ]
 
     def create(self) -> None:
         """Copy the checkout, make .env, bring the stack up once."""
@@ -169,6 +182,9 @@ class Stack:
         with (self.dir / ".env").open("a") as env:
             # One subscription request every poll, to see when a task edit takes effect.
             env.write("SUBSCRIBE_RATE_LIMIT=10000\n")
+            # A shorter lease on a message being sent (12 x this): a killed worker's
+            # deliveries go again within a minute.
+            env.write("SMTP_TIMEOUT=5\n")
             if self.prod:
                 env.write(f"PROD_PORT={free_port()}\n")
         port = env_value(self.dir, "PROD_PORT" if self.prod else "WEB_PORT")
@@ -220,17 +236,34 @@ class Stack:
                 found.setdefault(recipient["Address"], []).append(message["MessageID"])
         return found
 
-    def mailpit_api(self, path: str, method: str = "GET") -> Any:
+    def mailpit_api(self, path: str, method: str = "GET", body: object = None) -> Any:
         """Mailpit's answer to `path` (JSON, decoded; or text), asked from inside the stack's
         network: the production stack publishes nothing but its proxy."""
         ask = (
             "import sys, urllib.request as u; "
-            "r = u.urlopen(u.Request(sys.argv[1], method=sys.argv[2]), timeout=10); "
+            "data = sys.argv[3].encode() or None; "
+            "r = u.urlopen(u.Request(sys.argv[1], data, method=sys.argv[2]), timeout=10); "
             "print(r.read().decode() or 'null')"
         )
         url = "http://mailpit:8025" + path
-        answer = self.compose("exec", "-T", "web", "python", "-c", ask, url, method)
+        data = "" if body is None else json.dumps(body)
+        answer = self.compose("exec", "-T", "web", "python", "-c", ask, url, method, data)
         return json.loads(answer) if answer.startswith(("{", "[")) else answer.strip()
+
+    def project(self) -> str:
+        """The stack's Compose project: the copy's, or its production one."""
+        project = env_value(self.dir, "COMPOSE_PROJECT_NAME")
+        return project + "-prod" if self.prod else project
+
+    def app_image(self) -> str:
+        """The image web and worker run: the dev image, or the runtime image."""
+        return f"{self.project()}-runtime:latest" if self.prod else f"{self.project()}-dev:latest"
+
+    def configure(self, **settings: str) -> None:
+        """Set `settings` in the copy's .env and recreate the services that read them."""
+        with (self.dir / ".env").open("a") as env:
+            env.writelines(f"{name}={value}\n" for name, value in settings.items())
+        self.compose("up", "--detach", "--wait", "web", "worker")
 
     def destroy(self) -> None:
         """Remove the project's containers, volumes, images and files; a step that fails does

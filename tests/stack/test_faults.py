@@ -1,5 +1,6 @@
 """The running stack from outside (`make faults`): a reader's journey, then the faults it must
-survive, and with the production stack how it scales.
+survive (services going down, and mail servers, the database and the broker misbehaving as
+they do in real deployments), and with the production stack how it scales.
 
 `make faults` runs it against the development stack (`make up`); `make faults STACK=prod`
 against the production stack (`make prod-up`: the runtime image, read-only, behind nginx),
@@ -10,7 +11,9 @@ each test puts back what it broke. Python's standard library only: it runs on th
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import pickle
 import re
 import threading
 import time
@@ -18,13 +21,18 @@ import unittest
 import urllib.parse
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
-from tests.stack.stack import Stack, output_of, request_stream, throwaway_stack
+from tests.stack.stack import Stack, env_value, output_of, request_stream, throwaway_stack
 
 WAIT_SECONDS = 60
-# Delivery retries after 30 s, then 60 s more: a minute's outage is over by the second retry.
+# Delivery pauses 30 s at a time while the mail server is away.
 MAIL_OUTAGE_SECONDS = 60
+# How long greylisting servers defer a new sender; the first retry is a minute later, the
+# second two minutes after that.
+GREYLISTING_SECONDS = 120
+SMTP_FAULTS = Path(__file__).with_name("smtp_faults.py")
 PROD = os.environ.get("STACK", "dev") == "prod"
 stack: Stack
 
@@ -83,6 +91,52 @@ def each_gets_exactly_one(prefix: str, count: int, seconds: float = WAIT_SECONDS
     assert counts == Counter({1: count}), counts
 
 
+def each_gets_exactly_one_or_fails(prefix: str, count: int) -> Counter[str]:
+    """Each of the `count` addresses starting with `prefix`: one message if its delivery was
+    sent, none if it failed; how many ended each way."""
+    rows = stack.sql(
+        "SELECT s.email, d.status FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id "  # noqa: S608  # no input
+        f"WHERE s.email LIKE '{prefix}-%'"
+    ).splitlines()
+    received = stack.message_ids_by_address()
+    statuses = dict(row.split("|") for row in rows)
+    assert len(statuses) == count, len(statuses)
+    for address, status in statuses.items():
+        assert len(received.get(address, [])) == (status == "sent"), (address, status)
+    return Counter(statuses.values())
+
+
+def deliveries_of(issue_id: int) -> dict[str, int]:
+    """The issue's delivery counts, as the admin API shows them."""
+    status, body = stack.request("GET", f"/api/issues/{issue_id}")
+    assert status == 200, body
+    counts: dict[str, int] = json.loads(body)["deliveries"]
+    return counts
+
+
+def wait_until_done(issue_id: int, count: int, seconds: float) -> dict[str, int]:
+    """Until every one of the issue's `count` deliveries is sent or failed; the counts."""
+
+    def done() -> bool:
+        """every delivery of the issue was sent or failed"""
+        counts = deliveries_of(issue_id)
+        return counts["sent"] + counts["failed"] == count
+
+    wait_until(done, seconds)
+    return deliveries_of(issue_id)
+
+
+@contextlib.contextmanager
+def mail_chaos(code: int, percent: int) -> Iterator[None]:
+    """Mailpit answers `percent` % of RCPT TO with `code` while the block runs."""
+    chaos = {"Recipient": {"ErrorCode": code, "Probability": percent}}
+    stack.mailpit_api("/api/v1/chaos", method="PUT", body=chaos)
+    try:
+        yield
+    finally:
+        stack.mailpit_api("/api/v1/chaos", method="PUT", body={})
+
+
 def local(link: str) -> str:
     """A link from an email (under PUBLIC_URL), as a path on the stack's own address."""
     return urllib.parse.urlsplit(link).path
@@ -122,6 +176,11 @@ class Journey(unittest.TestCase):
         query = f"SELECT status FROM subscribers WHERE email = '{address}'"  # noqa: S608
         assert stack.sql(query) == "unsubscribed"
         assert f"/issues/{issue_id}" in stack.request("GET", "/")[1]
+        # Nobody's link is in a log: the proxy's (production) and gunicorn's show <token>.
+        token = link.rsplit("/", 1)[1]
+        logs = stack.compose("logs", "--no-color", "proxy" if PROD else "web")
+        assert "/confirm/<token>" in logs
+        assert token not in logs
 
 
 class Faults(unittest.TestCase):
@@ -236,6 +295,139 @@ class Faults(unittest.TestCase):
         each_gets_exactly_one(readers, 5, seconds=3 * WAIT_SECONDS)
         sent = stack.deliveries(issue_id)
         assert set(sent) == {"sent|1"}, sent  # the one try that succeeded
+
+
+class MailServers(unittest.TestCase):
+    """Mail servers as they behave: greylisting, refusals, connections that drop, slowness."""
+
+    def setUp(self) -> None:
+        stack.mailpit_api("/api/v1/messages", method="DELETE")
+
+    def test_greylisting_defers_and_every_address_gets_the_issue_once(self) -> None:
+        readers = stack.confirmed_subscribers(20)
+        started = time.monotonic()
+        with mail_chaos(451, 100):
+            issue_id = stack.publish()
+
+            def all_deferred() -> bool:
+                """every delivery was tried once and deferred"""
+                return deliveries_of(issue_id)["deferred"] == 20
+
+            wait_until(all_deferred)
+            time.sleep(max(0.0, GREYLISTING_SECONDS - (time.monotonic() - started)))
+            assert deliveries_of(issue_id)["failed"] == 0
+        counts = wait_until_done(issue_id, 20, seconds=4 * WAIT_SECONDS)
+        assert counts["failed"] == 0, counts
+        each_gets_exactly_one(readers, 20)
+        attempts = {row.split("|")[1] for row in stack.deliveries(issue_id)}
+        assert attempts <= {"2", "3"}, attempts  # one SMTP transaction per try, no more
+
+    def test_a_550_fails_those_addresses_with_the_reason_and_the_rest_go_once(self) -> None:
+        readers = stack.confirmed_subscribers(40)
+        with mail_chaos(550, 30):
+            issue_id = stack.publish()
+            wait_until_done(issue_id, 40, seconds=WAIT_SECONDS)
+        outcomes = each_gets_exactly_one_or_fails(readers, 40)
+        assert outcomes["failed"], outcomes
+        assert outcomes["sent"], outcomes
+        body = stack.request("GET", f"/api/issues/{issue_id}")[1]
+        assert json.loads(body)["errors"] == [
+            {"reason": "550 Chaos recipient error", "deliveries": outcomes["failed"]}
+        ]
+
+    def test_a_connection_dropped_in_data_and_a_slow_server_defer_then_send_once(self) -> None:
+        with smtp_faults(drops=3, slow=3):
+            readers = stack.confirmed_subscribers(12)
+            issue_id = stack.publish()
+            wait_until_done(issue_id, 12, seconds=3 * WAIT_SECONDS)
+        each_gets_exactly_one(readers, 12)
+        attempts = Counter(row.split("|")[1] for row in stack.deliveries(issue_id))
+        assert attempts == Counter({"1": 6, "2": 6}), attempts
+
+
+@contextlib.contextmanager
+def smtp_faults(drops: int, slow: int) -> Iterator[None]:
+    """The worker sends through smtp_faults.py (in a container on the stack's network) while
+    the block runs: `drops` transactions lose their connection mid-message, then `slow` ones
+    wait longer than SMTP_TIMEOUT for the reply to RCPT."""
+    name = f"{stack.project()}-smtp-faults"
+    delay = str(int(env_value(stack.dir, "SMTP_TIMEOUT")) + 3)
+    output_of(
+        [
+            "docker",
+            "run",
+            "--detach",
+            "--rm",
+            "--name",
+            name,
+            "--network",
+            f"{stack.project()}_default",
+            "--network-alias",
+            "smtp-faults",
+            "--label",
+            f"com.docker.compose.project={stack.project()}",
+            stack.app_image(),
+            "python",
+            "-c",
+            SMTP_FAULTS.read_text(),
+            str(drops),
+            str(slow),
+            delay,
+        ],
+        stack.dir,
+    )
+    stack.configure(SMTP_HOST="smtp-faults")
+    try:
+        yield
+    finally:
+        stack.configure(SMTP_HOST="mailpit")
+        output_of(["docker", "rm", "--force", name], stack.dir)
+
+
+class Stores(unittest.TestCase):
+    """The database and the broker, as they fail and as attackers reach them."""
+
+    def test_a_database_restart_in_the_middle_of_an_issue_sends_nothing_twice(self) -> None:
+        stack.mailpit_api("/api/v1/messages", method="DELETE")
+        readers = stack.confirmed_subscribers(2000)
+        issue_id = stack.publish()
+
+        def some_sent() -> bool:
+            """two hundred deliveries of the issue were sent"""
+            return deliveries_of(issue_id)["sent"] >= 200
+
+        wait_until(some_sent)
+        stack.compose("restart", "db")
+        counts = wait_until_done(issue_id, 2000, seconds=4 * WAIT_SECONDS)
+        assert counts["failed"] == 0, counts
+        each_gets_exactly_one(readers, 2000)
+
+    def test_a_job_crafted_with_the_brokers_own_password_runs_nothing(self) -> None:
+        marker = f"/tmp/tidings-crafted-{uuid.uuid4().hex[:8]}"  # noqa: S108  # the worker's own
+        payload = pickle.dumps(Crafted(f"touch {marker}"))
+        stack.compose_with_input(
+            payload, "exec", "-T", "broker", "redis-cli", "-x", "LPUSH", "huey.redis.tidings"
+        )
+
+        def dropped() -> bool:
+            """the worker logged that it dropped the job"""
+            return "dropped a queued job" in stack.compose("logs", "--no-color", "worker")
+
+        wait_until(dropped)
+        ran = stack.compose(
+            "exec", "-T", "worker", "sh", "-c", f"test -e {marker} && echo ran || echo no"
+        )
+        assert ran.strip() == "no"
+
+
+class Crafted:
+    """A job as an attacker would queue it: unpickling it runs a shell command."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return os.system, (self.command,)
 
 
 @unittest.skipUnless(PROD, "the production stack only (make faults STACK=prod): web behind nginx")

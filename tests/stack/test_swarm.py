@@ -8,12 +8,16 @@ Python's standard library only: it runs on the host.
 from __future__ import annotations
 
 import shutil
+import socket
+import subprocess
 import tempfile
+import time
 import unittest
 from pathlib import Path
 from typing import ClassVar
 
 from tests.stack.stack import (
+    CLEAN_ENV,
     copy_checkout,
     env_value,
     free_port,
@@ -27,6 +31,37 @@ from tests.stack.stack import (
 
 def docker(*args: str) -> str:
     return output_of(["docker", *args], Path.cwd())
+
+
+class TakenPort(unittest.TestCase):
+    """`make swarm-up` on a port another program holds stops at once, naming it."""
+
+    def test_swarm_up_refuses_a_taken_port_before_it_deploys(self) -> None:
+        directory = Path(tempfile.mkdtemp(prefix="tidings-swarm-port-"))
+        try:
+            copy_checkout(directory)
+            run(["make", ".env"], directory)
+            with socket.socket() as taken:
+                taken.bind(("127.0.0.1", 0))
+                taken.listen()
+                port = taken.getsockname()[1]
+                with (directory / ".env").open("a") as env:
+                    env.write(f"SWARM_PORT={port}\n")
+                started = time.monotonic()
+                result = subprocess.run(  # make, with fixed arguments
+                    ["make", "swarm-up"],  # noqa: S607
+                    cwd=directory,
+                    env=CLEAN_ENV,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                    check=False,
+                )
+            assert result.returncode != 0
+            assert f"port {port} is taken" in result.stderr, result.stderr
+            assert time.monotonic() - started < 30
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 class Swarm(unittest.TestCase):

@@ -92,3 +92,28 @@ def test_config_and_secret_give_every_required_setting_and_nothing_unknown():
     assert required <= config | secret, "missing from config.env or secrets.env.example"
     assert config | secret <= settings.keys(), "not a setting (app/settings.py)"
     assert not config & {name for name, declared in settings.items() if declared.secret}
+
+
+def test_only_web_takes_connections_and_the_stores_only_from_the_app():
+    policies = {
+        r["metadata"]["name"]: r["spec"] for r in resources() if r["kind"] == "NetworkPolicy"
+    }
+    deny = policies["tidings-default-deny-ingress"]
+    assert (deny["podSelector"], deny["policyTypes"], deny.get("ingress")) == (
+        {},
+        ["Ingress"],
+        None,
+    )
+    web = policies["tidings-web"]
+    assert web["podSelector"]["matchLabels"] == {"app.kubernetes.io/component": "web"}
+    assert web["ingress"] == [{"ports": [{"port": "http"}]}]
+    [stores] = policies["tidings-stores"]["podSelector"]["matchExpressions"]
+    assert set(stores["values"]) == {"db", "cache", "broker"}
+    [allowed] = policies["tidings-stores"]["ingress"]
+    [app_pods] = allowed["from"][0]["podSelector"]["matchExpressions"]
+    assert set(app_pods["values"]) == {"web", "worker", "migrate"}
+
+
+def test_no_forwarded_address_is_believed_unless_the_operator_says_how_many_proxies():
+    # 1 would let a client behind no proxy choose its own address for the rate limit.
+    assert re.search(r"^TRUSTED_PROXIES=0$", (BASE / "config.env").read_text(), re.M)
