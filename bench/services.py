@@ -1,10 +1,13 @@
-"""`make bench`: what the archive cache and the shared SMTP connection buy, in numbers.
+"""`make bench`: what the archive cache and the shared SMTP connection buy, and publishing
+to a million readers, in numbers.
 
 Runs against the real services of the throw-away test stack, in the test database and
 Redis database (never the development data). The machine may be busy: every figure is a
-median over several rounds, and each comparison is measured in the same run.
+median over several rounds, and each comparison is measured in the same run. The million
+readers are made by the benchmark, straight into the test database; their fan-out is timed
+batch by batch, as the worker runs it, and nothing is sent.
 
-    python -m bench.services [--rounds N]
+    python -m bench.services [--rounds N] [--readers N]
 """
 
 from __future__ import annotations
@@ -17,12 +20,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import Flask
+from sqlalchemy import create_engine, text
 
 from app import create_app
-from app.database import session
+from app.database import STATEMENT_TIMEOUT_MS, session
 from app.mail import Mailer, build_message, send_email
+from app.newsletter import delivery
 from app.newsletter.models import Issue, IssueStatus
 from tests.services.support import (
+    ADMIN,
+    create_issue,
     create_test_database,
     drop_test_database,
     isolated_overrides,
@@ -90,10 +97,54 @@ def add_published_issues(app: Flask, count: int) -> None:
         session().commit()
 
 
+def add_confirmed_readers(env: dict[str, str], count: int) -> float:
+    """`count` confirmed subscribers in one statement, outside the app (whose statement
+    timeout is for requests); the seconds it took."""
+    engine = create_engine(env["DATABASE_URL"])
+    started = time.perf_counter()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO subscribers (email, status) SELECT 'million-' || n || "
+                "'@example.org', 'confirmed' FROM generate_series(1, :count) n"
+            ),
+            {"count": count},
+        )
+    engine.dispose()
+    return time.perf_counter() - started
+
+
+def publish_to(app: Flask, readers: int) -> tuple[float, list[float]]:
+    """Publish an issue to every reader: the seconds the publish request took, and each
+    fan-out batch's, run as the worker runs them (nothing is sent)."""
+    client = app.test_client()
+    issue_id = create_issue(client)
+    started = time.perf_counter()
+    response = client.post(f"/api/issues/{issue_id}/publish", headers=ADMIN)
+    answered = time.perf_counter() - started
+    if response.status_code != 202:
+        raise SystemExit(
+            f"bench: publishing answered {response.status_code}: {response.get_json()}"
+        )
+    batches = []
+    with app.app_context():
+        while True:
+            started = time.perf_counter()
+            if delivery._fan_out_batch(issue_id) is None:
+                break
+            batches.append(time.perf_counter() - started)
+        written = client.get(f"/api/issues/{issue_id}", headers=ADMIN).get_json()
+    if written["deliveries"]["pending"] != readers:
+        raise SystemExit(f"bench: {readers:,} readers, but the issue shows {written['deliveries']}")
+    return answered, batches
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="rounds per figure (default 5)")
-    rounds = parser.parse_args().rounds
+    parser.add_argument("--readers", type=int, default=1_000_000, help="default 1,000,000")
+    options = parser.parse_args()
+    rounds = options.rounds
 
     env = isolated_overrides()
     create_test_database(env)
@@ -110,6 +161,22 @@ def main() -> None:
         print(
             f"  {MESSAGES} emails to Mailpit   connection each: {each:6.0f}/s   "
             f"one connection: {shared:6.0f}/s   {shared / each:5.1f}x faster"
+        )
+        readers = options.readers
+        made = add_confirmed_readers(env, readers)
+        print(f"  Publishing to {readers:,} readers (made in {made:.1f} s):")
+        answered, batches = publish_to(app, readers)
+        fanned_out = sum(batches)
+        print(
+            f"    the publish request answered in {answered * 1000:7.1f} ms      (target < 1000 ms)"
+        )
+        print(
+            f"    fan-out: {readers / fanned_out:9,.0f} deliveries/s, all {readers:,} written in "
+            f"{fanned_out:.1f} s, {len(batches)} batches of {delivery.FANOUT_BATCH:,}"
+        )
+        print(
+            f"    a batch: median {statistics.median(batches) * 1000:.0f} ms, slowest "
+            f"{max(batches) * 1000:.0f} ms   (the statement timeout: {STATEMENT_TIMEOUT_MS} ms)"
         )
     finally:
         drop_test_database(env)

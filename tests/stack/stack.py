@@ -270,6 +270,16 @@ class Stack:
         not keep the next from its part."""
         with contextlib.suppress(FileNotFoundError):  # no .env: nothing of it was created
             project = env_value(self.dir, "COMPOSE_PROJECT_NAME")
+            # A container a suite ran itself (smtp_faults) carries the label, not a service.
+            labelled = [
+                "docker",
+                "ps",
+                "-aq",
+                "--filter",
+                f"label={PROJECT_LABEL}={self.project()}",
+            ]
+            for container in output_of(labelled, self.dir).split():
+                output_of(["docker", "rm", "--force", container], self.dir)
             with contextlib.suppress(subprocess.CalledProcessError):
                 self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
             with contextlib.suppress(subprocess.CalledProcessError):

@@ -33,6 +33,8 @@ MAIL_OUTAGE_SECONDS = 60
 # second two minutes after that.
 GREYLISTING_SECONDS = 120
 SMTP_FAULTS = Path(__file__).with_name("smtp_faults.py")
+# Huey's queue in the broker.
+QUEUE = "huey.redis.tidings"
 PROD = os.environ.get("STACK", "dev") == "prod"
 stack: Stack
 
@@ -107,10 +109,11 @@ def each_gets_exactly_one_or_fails(prefix: str, count: int) -> Counter[str]:
 
 
 def deliveries_of(issue_id: int) -> dict[str, int]:
-    """The issue's delivery counts, as the admin API shows them."""
+    """The issue's delivery counts, as the admin API shows them (none while it answers 503:
+    the database is restarting)."""
     status, body = stack.request("GET", f"/api/issues/{issue_id}")
-    assert status == 200, body
-    counts: dict[str, int] = json.loads(body)["deliveries"]
+    assert status in (200, 503), body
+    counts: dict[str, int] = json.loads(body)["deliveries"] if status == 200 else {}
     return counts
 
 
@@ -120,7 +123,7 @@ def wait_until_done(issue_id: int, count: int, seconds: float) -> dict[str, int]
     def done() -> bool:
         """every delivery of the issue was sent or failed"""
         counts = deliveries_of(issue_id)
-        return counts["sent"] + counts["failed"] == count
+        return counts.get("sent", 0) + counts.get("failed", 0) == count
 
     wait_until(done, seconds)
     return deliveries_of(issue_id)
@@ -297,11 +300,18 @@ class Faults(unittest.TestCase):
         assert set(sent) == {"sent|1"}, sent  # the one try that succeeded
 
 
+def readers_of_this_test_only() -> None:
+    """Earlier tests' readers leave, and Mailpit forgets their mail: a test's issue then goes
+    to its own readers only, and Mailpit keeps every message of it."""
+    stack.sql("UPDATE subscribers SET status = 'unsubscribed' WHERE status = 'confirmed'")
+    stack.mailpit_api("/api/v1/messages", method="DELETE")
+
+
 class MailServers(unittest.TestCase):
     """Mail servers as they behave: greylisting, refusals, connections that drop, slowness."""
 
     def setUp(self) -> None:
-        stack.mailpit_api("/api/v1/messages", method="DELETE")
+        readers_of_this_test_only()
 
     def test_greylisting_defers_and_every_address_gets_the_issue_once(self) -> None:
         readers = stack.confirmed_subscribers(20)
@@ -309,11 +319,12 @@ class MailServers(unittest.TestCase):
         with mail_chaos(451, 100):
             issue_id = stack.publish()
 
-            def all_deferred() -> bool:
-                """every delivery was tried once and deferred"""
-                return deliveries_of(issue_id)["deferred"] == 20
+            def all_tried() -> bool:
+                """every delivery was tried"""
+                rows = stack.deliveries(issue_id)
+                return len(rows) == 20 and all(not row.endswith("|0") for row in rows)
 
-            wait_until(all_deferred)
+            wait_until(all_tried)
             time.sleep(max(0.0, GREYLISTING_SECONDS - (time.monotonic() - started)))
             assert deliveries_of(issue_id)["failed"] == 0
         counts = wait_until_done(issue_id, 20, seconds=4 * WAIT_SECONDS)
@@ -388,13 +399,13 @@ class Stores(unittest.TestCase):
     """The database and the broker, as they fail and as attackers reach them."""
 
     def test_a_database_restart_in_the_middle_of_an_issue_sends_nothing_twice(self) -> None:
-        stack.mailpit_api("/api/v1/messages", method="DELETE")
+        readers_of_this_test_only()
         readers = stack.confirmed_subscribers(2000)
         issue_id = stack.publish()
 
         def some_sent() -> bool:
             """two hundred deliveries of the issue were sent"""
-            return deliveries_of(issue_id)["sent"] >= 200
+            return deliveries_of(issue_id).get("sent", 0) >= 200
 
         wait_until(some_sent)
         stack.compose("restart", "db")
