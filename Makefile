@@ -155,15 +155,9 @@ test: .env ## Run the tests in an isolated throw-away stack (T="tests/unit/test_
 faults: .env ## A reader's journey and the faults, from outside a throw-away stack (STACK=prod: the production one, scaled)
 	@STACK=$(or $(STACK),dev) python3 -m unittest -v tests.stack.test_faults
 
-# The benchmark's parts: all of them, or those named after it (make bench scale).
-BENCH := $(or $(filter services devloop scale,$(MAKECMDGOALS)),services devloop scale)
-
-.PHONY: bench services devloop scale
-bench: .env ## Benchmarks, each figure beside its target (make bench services|devloop|scale: one part)
-	@for part in $(BENCH); do if [ $$part = services ]; then scripts/test-stack python -m bench.services; else python3 bench/$$part.py; fi || exit 1; done
-
-services devloop scale:
-	@$(if $(filter bench,$(MAKECMDGOALS)),:,echo "$@ is a part of the benchmark: make bench $@" >&2; exit 2)
+.PHONY: bench
+bench: .env ## Benchmarks, each figure beside its target (PART=services|devloop|scale: one of them)
+	@for part in $(or $(PART),services devloop scale); do if [ $$part = services ]; then scripts/test-stack python -m bench.services; else python3 -m bench.$$part; fi || exit 1; done
 
 .PHONY: lint
 lint: image ## Lint: ruff (code and format), hadolint (Dockerfile), shellcheck (scripts)
@@ -183,7 +177,7 @@ swarm-check: .env ## Test make swarm-up and a rolling update under load, in a th
 
 .PHONY: nix-check
 nix-check: ## Test flake.nix, flake.lock and .envrc offline (needs nix, direnv, shellcheck, uv on the host)
-	@python3 -m tests.stack.test_nix -v
+	@python3 -m unittest -v tests.stack.test_nix
 
 .PHONY: host-check
 host-check: ## Test the developer experience on this host: doctor, .env, two checkouts, backups, UIDs
@@ -199,4 +193,4 @@ lock: ## Update uv.lock after changing dependencies in pyproject.toml
 ##  
 ##  Variables: T="pytest args" (test), S=service (logs), M="message" (migration),
 ##             FILE=backup (db-restore), CONFIRM=1 (skip questions), R=broker (redis-cli),
-##             CODE=451|550 and P=percent (mail-chaos).
+##             CODE=451|550 and P=percent (mail-chaos), PART=services|devloop|scale (bench).

@@ -10,7 +10,8 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import cache, database, errors, health, jobs, security, validation
-from app.newsletter import admin, archive, seed
+from app.newsletter import seed
+from app.newsletter import views as newsletter
 from app.settings import SettingsError, load_settings
 from app.subscriptions import views as subscriptions
 
@@ -22,7 +23,7 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     database.init_app(app)
     cache.init_app(app)
     jobs.init_app(app)
-    for blueprint in (health.bp, archive.bp, subscriptions.bp, admin.bp, seed.bp):
+    for blueprint in (health.bp, newsletter.archive, subscriptions.bp, newsletter.admin, seed.bp):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     validation.init_app(app)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import importlib
 import itertools
 import time
 from dataclasses import dataclass
@@ -24,18 +23,8 @@ RECORD_RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
 MAX_ID = 2**31 - 1
 
 
-# Every module that declares models; a new one joins here (a test fails when one is missing).
-MODEL_MODULES = ("app.newsletter.models", "app.subscriptions.models")
-
-
 class Base(DeclarativeBase):
     """Base class of every model; its metadata is what Alembic compares against."""
-
-
-def load_models() -> None:
-    """Import every model module, so that Base.metadata holds every table (for Alembic)."""
-    for module in MODEL_MODULES:
-        importlib.import_module(module)
 
 
 def pg_enum(enum_class: type[enum.Enum], name: str) -> Enum:

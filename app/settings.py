@@ -223,7 +223,8 @@ class Settings:
     page_cache_seconds: int = setting(
         int_between(0, 86_400),
         "300",
-        doc="How long rendered archive pages stay in the cache; 0 turns page caching off.",
+        doc="How long rendered archive pages stay in the cache; 0 turns page caching off, as "
+        "development always does (an edit shows at once).",
     )
     trusted_proxies: int = setting(
         int_between(0, 5),
@@ -236,8 +237,11 @@ class Settings:
         """The settings as Flask config keys, plus the Flask flags they imply."""
         config = {name.upper(): value for name, value in dataclasses.asdict(self).items()}
         config["TESTING"] = self.app_env == "test"
-        # The dev server reloads on code changes; templates must follow without a restart.
+        # The dev server reloads on code changes; templates must follow without a restart,
+        # and no cached page may hide an edit: development keeps no page.
         config["TEMPLATES_AUTO_RELOAD"] = self.app_env == "development"
+        if self.app_env == "development":
+            config["PAGE_CACHE_SECONDS"] = 0
         # Nothing Tidings accepts is larger; bigger bodies are refused with 413.
         config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
         return config

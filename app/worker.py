@@ -2,15 +2,15 @@
 
 Compose (through devtools/reload.py in development), the debugger and the tests all run this
 module, so its options live here only: two threads, as the jobs wait on SMTP and the
-database rather than on the CPU. Building the app binds Huey to the configured broker;
-`app.tasks` names every module that declares tasks.
+database rather than on the CPU. Importing the app declares every task (each feature's
+views import its service, which imports its tasks); building it binds Huey to the broker.
 """
 
 import logging
 
 from huey.consumer_options import ConsumerConfig
 
-from app import create_app_or_exit, tasks
+from app import create_app_or_exit
 from app.jobs import huey
 
 CONSUMER = ConsumerConfig(workers=2, worker_type="thread")
@@ -18,7 +18,6 @@ CONSUMER = ConsumerConfig(workers=2, worker_type="thread")
 
 def main() -> None:
     """Run the consumer until it is stopped (SIGTERM: an interrupted job is queued again)."""
-    tasks.register()
     create_app_or_exit()
     CONSUMER.validate()
     CONSUMER.setup_logger(logging.getLogger("huey"))

@@ -1,11 +1,11 @@
-"""`make bench devloop`: the development loop in seconds, each figure beside its target.
+"""`make bench PART=devloop`: the development loop in seconds, each figure beside its target.
 
 Runs on the host (Python's standard library only) against a throw-away copy of this
 checkout: its own Compose project, ports, volumes and images, all removed at the end, so the
 developer's stack and data are never touched. The machine may be busy: each figure is the
 median of several rounds, and each ratio is measured within one run.
 
-    python3 bench/devloop.py [--rounds N] [--idle-seconds S]
+    python3 -m bench.devloop [--rounds N] [--idle-seconds S]
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import platform
 import socket
 import statistics
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,9 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-# Run as a script (python3 bench/devloop.py): the checkout's root is not on the path.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.stack.stack import (
+from devtools.stack import (
     CLEAN_ENV,
     PROJECT_LABEL,
     ROOT,
@@ -116,8 +113,9 @@ def view_edit(stack: Stack) -> float:
 
 
 def template_edit(stack: Stack) -> float:
-    """Edit the base template of a cached page; seconds until / shows it."""
-    fetch(stack.web + "/")  # the page is in the cache now
+    """Edit the base template of the home page, seen once; seconds until / shows the edit
+    (development caches no page)."""
+    fetch(stack.web + "/")
     marker = uuid.uuid4().hex
     with edited(stack.dir / "app/templates/base.html", "</body>", f"<!-- {marker} --></body>"):
         started = time.perf_counter()
@@ -281,7 +279,7 @@ LOOPS: tuple[tuple[str, Callable[[Stack], float], str, float], ...] = (
     ("warm make up -> every service healthy, /readyz 200", warm_up, "s", 6),
     ("make up when the stack is already up and current", up_again, "s", 2),
     ("edit a view -> the new response", view_edit, "s", 0.5),
-    ("edit a template -> the new page (cached page included)", template_edit, "s", 0.5),
+    ("edit a template -> the new page", template_edit, "s", 0.5),
     ("edit a task -> the next job runs the new code", task_edit, "s", 1),
 )
 

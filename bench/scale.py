@@ -1,4 +1,4 @@
-"""`make bench scale`: emails per second as the worker is scaled out, on the production stack.
+"""`make bench PART=scale`: emails per second as the worker is scaled out, on the production stack.
 
 Runs on the host (Python's standard library only) against a throw-away copy of this
 checkout brought up with `make prod-up` (the runtime image behind nginx; its own project,
@@ -8,7 +8,7 @@ until every delivery is sent: the median rate of the rounds, and each rate again
 worker's. Mailpit, a single local process, is the mail server: a real one, slower per
 message, leaves more to gain from parallel workers.
 
-    python3 bench/scale.py [--subscribers N] [--rounds N]
+    python3 -m bench.scale [--subscribers N] [--rounds N]
 """
 
 from __future__ import annotations
@@ -17,14 +17,10 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
-# Run as a script (python3 bench/scale.py): the checkout's root is not on the path.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.stack.stack import Stack, throwaway_stack
+from devtools.stack import Stack, throwaway_stack
 
 WORKERS = (1, 2, 4)
 TIMEOUT_SECONDS = 300

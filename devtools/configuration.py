@@ -13,6 +13,8 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from app.settings import Setting, declarations
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,14 +138,8 @@ def stack_variables() -> dict[str, StackVariable]:
 
 def app_environment(compose: str) -> dict[str, str]:
     """The environment docker-compose.yml gives web and worker (its `x-app` block)."""
-    block = compose.split("\nx-app:", 1)[1].split("\n  environment:\n", 1)[1]
-    environment = {}
-    for line in block.splitlines():
-        if not line.startswith("    "):
-            break
-        if match := re.fullmatch(r"\s+([A-Z_]+): (.*)", line):
-            environment[match[1]] = match[2]
-    return environment
+    environment: dict[str, object] = yaml.safe_load(compose)["x-app"]["environment"]
+    return {name: str(value) for name, value in environment.items()}
 
 
 def passes_through(name: str, value: str) -> bool:

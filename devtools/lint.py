@@ -5,17 +5,41 @@ Runs them all and fails if any failed, so that one run shows every problem.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHELL_SCRIPTS = ("scripts/*", ".ci/run", "tests/stack/stub-nixpkgs/*.sh")
+# What makes a file a shell script, here and in flake.nix's check: its interpreter line, or
+# shellcheck's directive in a file that is sourced.
+SHELL_SCRIPT = re.compile(rb"^(#!/usr/bin/env (ba)?sh|# shellcheck shell=(ba)?sh)$", re.M)
+NOT_OURS = {".git", ".venv", "node_modules", ".direnv"}
+
+
+def shell_scripts() -> list[Path]:
+    """Every shell script of the checkout."""
+    return sorted(
+        path
+        for path in ROOT.rglob("*")
+        if path.is_file()
+        and not NOT_OURS & set(path.relative_to(ROOT).parts)
+        and SHELL_SCRIPT.search(_start_of(path))
+    )
+
+
+def _start_of(path: Path) -> bytes:
+    """The file's first bytes; none of a file this user may not read (.env, say)."""
+    try:
+        with path.open("rb") as file:
+            return file.read(4096)
+    except PermissionError:
+        return b""
 
 
 def checks() -> dict[str, list[str]]:
     """Each linter's command line, by what it checks."""
-    scripts = sorted(str(p.relative_to(ROOT)) for g in SHELL_SCRIPTS for p in ROOT.glob(g))
+    scripts = [str(path.relative_to(ROOT)) for path in shell_scripts()]
     return {
         "ruff (code)": ["ruff", "check", "."],
         "ruff (format)": ["ruff", "format", "--check", "."],

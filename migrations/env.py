@@ -5,10 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, text
 
+# Importing the app imports every model (each feature's views reach its models).
 from app import create_app_or_exit
-from app.database import Base, load_models
+from app.database import Base
 
-load_models()
 target_metadata = Base.metadata
 
 

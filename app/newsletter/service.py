@@ -10,8 +10,8 @@ from flask import current_app
 from sqlalchemy import String, and_, case, cast, func, select, update
 from werkzeug.exceptions import NotFound
 
+from app.cache import forget_pages
 from app.database import session
-from app.newsletter import archive
 from app.newsletter.delivery import fan_out
 from app.newsletter.models import Delivery, DeliveryStatus, Issue, IssueStatus
 
@@ -89,7 +89,7 @@ def publish(issue_id: int) -> bool:
     if published is None:
         return False
     session().commit()
-    archive.forget_pages()
+    forget_pages()
     try:
         fan_out(issue_id)
     except redis.RedisError as exc:

@@ -8,6 +8,7 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from app.database import session
+from app.subscriptions.emails import queue_subscription_email
 from app.subscriptions.models import Subscriber, SubscriberStatus
 from app.subscriptions.tokens import InvalidTokenError, Purpose, address_digest, read_token
 
@@ -21,8 +22,8 @@ _EMAIL_DUE_NOW = {
 }
 
 
-def subscribe(email: str) -> int | None:
-    """Record `email` as pending, or note a repeat; the id to email now, or None (too soon).
+def subscribe(email: str) -> None:
+    """Record `email` as pending, or note a repeat, and queue the email it is due, if any.
 
     A known address is emailed again at most once per REMINDER_INTERVAL, and an
     unsubscribed one becomes pending again: it must confirm anew.
@@ -52,7 +53,8 @@ def subscribe(email: str) -> int | None:
             .returning(Subscriber.id)
         )
     session().commit()
-    return created
+    if created is not None:
+        queue_subscription_email(created)
 
 
 def subscriber_for(purpose: Purpose, token: str) -> Subscriber:

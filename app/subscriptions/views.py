@@ -11,7 +11,6 @@ from app.ratelimit import limit_per_client
 from app.security import same_origin
 from app.subscriptions import service
 from app.subscriptions.addresses import InvalidEmailError, valid_email
-from app.subscriptions.emails import queue_subscription_email
 from app.subscriptions.models import Subscriber
 from app.subscriptions.tokens import InvalidTokenError, Purpose
 from app.validation import ApiError, json_object, require_form
@@ -68,16 +67,14 @@ UNSUBSCRIBE = LinkAction(
 
 
 def _subscribe(raw_email: object) -> None:
-    """Validate and record the address, and queue its email if one is due."""
+    """Validate the address and subscribe it."""
     if not isinstance(raw_email, str):
         raise ApiError("email is required and must be a string.", field="email")
     try:
         email = valid_email(raw_email)
     except InvalidEmailError as exc:
         raise ApiError(str(exc), field="email") from None
-    subscriber_id = service.subscribe(email)
-    if subscriber_id is not None:
-        queue_subscription_email(subscriber_id)
+    service.subscribe(email)
 
 
 @bp.post("/api/subscribers")

@@ -9,7 +9,6 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from app.database import session
-from app.newsletter import archive
 from app.newsletter.models import MAX_BODY_LENGTH, Delivery
 from app.settings import MAX_REQUEST_BYTES
 from app.subscriptions.models import Subscriber, SubscriberStatus
@@ -172,35 +171,17 @@ def test_archive_lists_published_issues_newest_first_and_hides_drafts(client):
 def test_archive_pages_are_cached_and_refreshed_on_publish(app, client):
     client.get("/")
     cache = app.extensions["cache"]
-    assert cache.get("archive:page:index") is not None
+    assert cache.get("page:index") is not None
     issue_id = create_issue(client, subject="Fresh issue")
     assert "Fresh issue" not in client.get("/").get_data(as_text=True)
     client.post(f"/api/issues/{issue_id}/publish", headers=ADMIN)
     assert "Fresh issue" in client.get("/").get_data(as_text=True)
 
 
-def test_in_development_a_code_or_template_edit_is_never_hidden_by_the_cache(make_app, monkeypatch):
-    # Stands in for an edit: the source fingerprint is what changes when a file does.
-    client = make_app(APP_ENV="development").test_client()
-    monkeypatch.setattr(archive, "source_fingerprint", lambda root: "before-the-edit")
-    client.get("/")
-    monkeypatch.setattr(archive, "render_template", lambda *args, **kwargs: "after the edit")
-    assert client.get("/").get_data(as_text=True) != "after the edit"  # served from the cache
-    monkeypatch.setattr(archive, "source_fingerprint", lambda root: "after-the-edit")
-    assert client.get("/").get_data(as_text=True) == "after the edit"
-
-
-def test_the_source_fingerprint_follows_every_file(tmp_path):
-    (tmp_path / "templates").mkdir()
-    page = tmp_path / "templates" / "base.html"
-    page.write_text("<p>old</p>")
-    before = archive.source_fingerprint(str(tmp_path))
-    assert archive.source_fingerprint(str(tmp_path)) == before
-    page.write_text("<p>new, and longer</p>")
-    edited = archive.source_fingerprint(str(tmp_path))
-    assert edited != before
-    (tmp_path / "views.py").write_text("")
-    assert archive.source_fingerprint(str(tmp_path)) not in {before, edited}
+def test_in_development_no_page_is_cached_so_no_edit_is_hidden(make_app):
+    app = make_app(APP_ENV="development", PAGE_CACHE_SECONDS="300")
+    assert app.test_client().get("/").status_code == 200
+    assert app.extensions["cache"].get("page:index") is None
 
 
 def test_archive_renders_from_the_database_when_the_cache_is_down(make_app):

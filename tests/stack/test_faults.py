@@ -4,7 +4,7 @@ they do in real deployments), and with the production stack how it scales.
 
 `make faults` runs it against the development stack (`make up`); `make faults STACK=prod`
 against the production stack (`make prod-up`: the runtime image, read-only, behind nginx),
-where the scale tests run too. One throw-away stack (tests/stack/stack.py) for the module;
+where the scale tests run too. One throw-away stack (devtools/stack.py) for the module;
 each test puts back what it broke. Python's standard library only: it runs on the host.
 """
 
@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from tests.stack.stack import Stack, env_value, output_of, request_stream, throwaway_stack
+from devtools.stack import Stack, env_value, output_of, request_stream, throwaway_stack
 
 WAIT_SECONDS = 60
 # Delivery pauses 30 s at a time while the mail server is away.

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
 
-from tests.stack.stack import (
+from devtools.stack import (
     CLEAN_ENV,
     copy_checkout,
     env_value,

@@ -9,7 +9,7 @@ module stops first, naming what to install. The nix settings are passed in NIX_C
 What this cannot check (nixpkgs' real packages, their versions, `nix flake check` building
 the checks on each system) the GitHub Actions workflow does, with the network.
 
-    python3 -m tests.stack.test_nix    (make nix-check)
+    python3 -m unittest -v tests.stack.test_nix    (make nix-check)
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import unittest
 from pathlib import Path
 
-from tests.stack.stack import ROOT, copy_checkout
+from devtools.stack import ROOT, copy_checkout
 
 SYSTEMS = ("x86_64-linux", "aarch64-linux", "x86_64-darwin", "aarch64-darwin")
 NIX_CONFIG = "\n".join(
@@ -90,6 +89,12 @@ def host_dirs() -> list[str]:
     return list(dict.fromkeys([*tools, *rest, *PLUGIN_DIRS]))
 
 
+MISSING = [tool for tool in HOST_TOOLS if shutil.which(tool) is None]
+if MISSING:
+    raise SystemExit(
+        f"make nix-check needs on this host: {', '.join(MISSING)} "
+        "(Debian/Ubuntu: apt-get install nix-bin direnv shellcheck; uv: pip install uv)"
+    )
 WORK = Path(tempfile.mkdtemp(prefix="tidings-nix-"))
 STUB = make_stub(WORK / "stub", host_dirs())
 WITH_STUB = ["--override-input", "nixpkgs", STUB, "--no-write-lock-file"]
@@ -259,13 +264,3 @@ class Direnv(unittest.TestCase):
         assert where["make"].startswith("/nix/store/"), where["make"]
         assert where["ruff"] == f"{values['PWD']}/.venv/bin/ruff", where["ruff"]
         assert "WEB_PORT" not in values, ".env's values reached the host's shell"
-
-
-if __name__ == "__main__":
-    missing = [tool for tool in HOST_TOOLS if shutil.which(tool) is None]
-    if missing:
-        sys.exit(
-            f"make nix-check needs on this host: {', '.join(missing)} "
-            "(Debian/Ubuntu: apt-get install nix-bin direnv shellcheck; uv: pip install uv)"
-        )
-    unittest.main()

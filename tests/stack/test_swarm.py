@@ -16,7 +16,7 @@ import unittest
 from pathlib import Path
 from typing import ClassVar
 
-from tests.stack.stack import (
+from devtools.stack import (
     CLEAN_ENV,
     copy_checkout,
     env_value,

@@ -6,7 +6,8 @@ import re
 import tomllib
 from pathlib import Path
 
-from tests.stack.stack import MAKE_EXPORTS
+from devtools.lint import shell_scripts
+from devtools.stack import MAKE_EXPORTS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,11 +30,13 @@ def test_pre_commit_mypy_comes_from_the_lock():
     assert "entry: uv run --frozen mypy" in config
 
 
-def test_scripts_have_lf_line_endings_and_are_executable():
-    scripts = [*(ROOT / "scripts").iterdir(), ROOT / ".ci" / "run"]
+def test_shell_scripts_have_lf_line_endings_and_the_runnable_ones_are_executable():
+    scripts = shell_scripts()
+    assert ROOT / "scripts" / "up" in scripts
     for script in scripts:
-        assert b"\r" not in script.read_bytes(), f"{script} has CRLF line endings"
-        if script.name != "lib.sh":
+        text = script.read_bytes()
+        assert b"\r" not in text, f"{script} has CRLF line endings"
+        if text.startswith(b"#!"):
             assert script.stat().st_mode & 0o111, f"{script} is not executable"
 
 

@@ -1,21 +1,55 @@
-"""The admin API: create, list, publish and inspect issues. Bearer ADMIN_TOKEN on every call."""
+"""HTTP for the newsletter: the public archive (pages, cached), and the admin API to create,
+list, publish and inspect issues (Bearer ADMIN_TOKEN on every call)."""
 
 from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, current_app, request
-from werkzeug.exceptions import Unauthorized
+from flask import Blueprint, current_app, render_template, request
+from sqlalchemy import select
+from werkzeug.exceptions import NotFound, Unauthorized
 
-from app.database import MAX_ID
+from app.cache import cached_page
+from app.database import MAX_ID, session
 from app.newsletter import service
-from app.newsletter.models import MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH, Issue
+from app.newsletter.models import MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH, Issue, IssueStatus
 from app.validation import json_object, text_field
 
-bp = Blueprint("admin", __name__, url_prefix="/api/issues")
+archive = Blueprint("archive", __name__)
+admin = Blueprint("admin", __name__, url_prefix="/api/issues")
 
 
-@bp.before_request
+@archive.get("/")
+def index() -> str:
+    """The home page: the subscription form and every published issue."""
+    return cached_page("index", _render_index)
+
+
+@archive.get(f"/issues/<int(max={MAX_ID}):issue_id>")
+def show(issue_id: int) -> str:
+    """One published issue."""
+    return cached_page(f"issue:{issue_id}", lambda: _render_issue(issue_id))
+
+
+def _render_index() -> str:
+    issues = session().scalars(
+        select(Issue)
+        .where(Issue.status == IssueStatus.PUBLISHED)
+        .order_by(Issue.published_at.desc(), Issue.id.desc())
+    )
+    return render_template("archive.html", issues=list(issues))
+
+
+def _render_issue(issue_id: int) -> str:
+    issue = session().scalar(
+        select(Issue).where(Issue.id == issue_id, Issue.status == IssueStatus.PUBLISHED)
+    )
+    if issue is None:
+        raise NotFound("There is no published issue with that number.")
+    return render_template("issue.html", issue=issue)
+
+
+@admin.before_request
 def require_admin() -> None:
     """401 unless the request carries `Authorization: Bearer <ADMIN_TOKEN>`."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -25,7 +59,7 @@ def require_admin() -> None:
         raise Unauthorized("A valid admin token is required: Authorization: Bearer <token>.")
 
 
-@bp.post("")
+@admin.post("")
 def create_issue() -> tuple[dict[str, object], int]:
     """Create a draft from `{"subject": ..., "body": ...}`."""
     body = json_object()
@@ -36,7 +70,7 @@ def create_issue() -> tuple[dict[str, object], int]:
     return describe(issue), 201
 
 
-@bp.get("")
+@admin.get("")
 def list_issues() -> dict[str, object]:
     """Every issue, newest first, with its delivery counts."""
     issues = service.issues_newest_first()
@@ -44,7 +78,7 @@ def list_issues() -> dict[str, object]:
     return {"issues": [describe(issue, counts[issue.id]) for issue in issues]}
 
 
-@bp.post(f"/<int(max={MAX_ID}):issue_id>/publish")
+@admin.post(f"/<int(max={MAX_ID}):issue_id>/publish")
 def publish_issue(issue_id: int) -> tuple[dict[str, object], int]:
     """Publish a draft and start its delivery in the background (202); a second publish
     changes nothing (200)."""
@@ -53,7 +87,7 @@ def publish_issue(issue_id: int) -> tuple[dict[str, object], int]:
     return describe(service.get_issue(issue_id)), 202 if published else 200
 
 
-@bp.get(f"/<int(max={MAX_ID}):issue_id>")
+@admin.get(f"/<int(max={MAX_ID}):issue_id>")
 def show_issue(issue_id: int) -> dict[str, object]:
     """An issue's status, delivery counts, and why any delivery has not gone out."""
     return {**describe(service.get_issue(issue_id)), "errors": service.delivery_errors(issue_id)}

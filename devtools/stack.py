@@ -1,8 +1,8 @@
 """A throw-away copy of this checkout with its own Compose project, driven from the host.
 
-For what must be seen from outside the containers: `make bench devloop`, the fault suite
-(test_faults.py) and the host checks (test_host.py). Python's standard library only, as the
-host may have nothing else. Its project, ports, volumes and images are its own, and
+For what must be seen from outside the containers: the suites in tests/stack (the faults,
+the host checks, Swarm, Nix) and the benchmark (bench/). Python's standard library only, as
+the host may have nothing else. Its project, ports, volumes and images are its own, and
 `destroy` removes them all.
 """
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 # What make exports to its recipes names the checkout's own project and image. A copy run
@@ -218,9 +218,12 @@ class Stack:
     def publish(self) -> int:
         """Create and publish an issue; its id."""
         status, body = self.request("POST", "/api/issues", {"subject": "News", "body": "Hello"})
-        assert status == 201, body
+        if status != 201:
+            raise StackError(f"creating an issue answered {status}: {body}")
         issue_id = int(json.loads(body)["id"])
-        assert self.request("POST", f"/api/issues/{issue_id}/publish")[0] == 202
+        status, body = self.request("POST", f"/api/issues/{issue_id}/publish")
+        if status != 202:
+            raise StackError(f"publishing issue {issue_id} answered {status}: {body}")
         return issue_id
 
     def deliveries(self, issue_id: int) -> list[str]:
