@@ -148,7 +148,7 @@ migration: image ## Generate a migration from the models (M="add x")
 ##@ Checks
 
 .PHONY: test
-test: .env ## Run the tests in an isolated throw-away stack (T="tests/unit/test_x.py -k y")
+test: .env ## Run the tests in an isolated throw-away stack (T="tests/app/test_settings.py -k x")
 	@scripts/test-stack pytest $(T)
 
 .PHONY: faults

@@ -16,6 +16,7 @@ import argparse
 import functools
 import statistics
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -25,16 +26,9 @@ from sqlalchemy import create_engine, text
 from app import create_app
 from app.database import STATEMENT_TIMEOUT_MS, session
 from app.mail import Mailer, build_message, send_email
-from app.newsletter import delivery
+from app.newsletter import delivery, service
 from app.newsletter.models import Issue, IssueStatus
-from tests.services.support import (
-    ADMIN,
-    create_issue,
-    create_test_database,
-    drop_test_database,
-    isolated_overrides,
-    unique_address,
-)
+from devtools.testdb import ADMIN, create_test_database, drop_test_database, isolated_overrides
 
 ARCHIVE_ISSUES = 50
 PAGE_REQUESTS = 100
@@ -70,12 +64,18 @@ def email_rate(app: Flask, rounds: int) -> tuple[float, float]:
 
     def one_connection_each() -> None:
         for _ in range(MESSAGES):
-            send_email(unique_address("bench"), "Benchmark", "One connection each.")
+            send_email(
+                f"bench-{uuid.uuid4().hex[:12]}@example.org", "Benchmark", "One connection each."
+            )
 
     def one_shared_connection() -> None:
         with Mailer() as mailer:
             for _ in range(MESSAGES):
-                mailer.send(build_message(unique_address("bench"), "Benchmark", "Shared."))
+                mailer.send(
+                    build_message(
+                        f"bench-{uuid.uuid4().hex[:12]}@example.org", "Benchmark", "Shared."
+                    )
+                )
 
     with app.app_context():
         each = median_seconds(one_connection_each, rounds)
@@ -118,7 +118,8 @@ def publish_to(app: Flask, readers: int) -> tuple[float, list[float]]:
     """Publish an issue to every reader: the seconds the publish request took, and each
     fan-out batch's, run as the worker runs them (nothing is sent)."""
     client = app.test_client()
-    issue_id = create_issue(client)
+    with app.app_context():
+        issue_id = service.create_issue("To a million", "Hello, readers.").id
     started = time.perf_counter()
     response = client.post(f"/api/issues/{issue_id}/publish", headers=ADMIN)
     answered = time.perf_counter() - started

@@ -2,7 +2,7 @@
 
 The app's settings are declared in app/settings.py; the variables only the stack reads
 (ports, images, the database's own user) are declared here. `make fmt` rewrites both files
-(`python -m devtools.configuration`); tests/unit/test_configuration.py fails when they, or
+(`python -m devtools.configuration`); tests/tooling/test_configuration.py fails when they, or
 docker-compose.yml, disagree with the declarations.
 """
 

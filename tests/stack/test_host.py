@@ -380,7 +380,7 @@ class RunningCheckouts(WithCopies):
             "insert into subscribers (email, status) values ('dev-data@example.org', 'pending')",
         )
         before = sorted(sh("docker compose ps --quiet", self.dir).split())
-        sh('make test T="tests/unit/test_settings.py tests/services/test_database.py"', self.dir)
+        sh('make test T="tests/app/test_settings.py tests/app/test_database.py"', self.dir)
         assert sorted(sh("docker compose ps --quiet", self.dir).split()) == before
         assert (
             psql(self.dir, "select count(*) from subscribers where email = 'dev-data@example.org'")

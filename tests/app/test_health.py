@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app, probe
-from tests.services.support import ADMIN
+from devtools.testdb import ADMIN
 
 # A port nothing listens on: the dependency is "down".
 DOWN = {

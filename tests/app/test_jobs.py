@@ -12,7 +12,8 @@ from app import jobs
 from app.database import session
 from app.jobs import huey
 from app.subscriptions.models import Subscriber, SubscriberStatus
-from tests.services.support import ADMIN, create_issue, unique_address, wait_for_messages
+from devtools.testdb import ADMIN
+from tests.app.support import create_issue, unique_address, wait_for_messages
 
 QUEUE = "huey.redis.tidings"
 

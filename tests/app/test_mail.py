@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 
 from app.mail import send_email, tls_context
-from tests.services.support import mailpit_get, unique_address, wait_for_messages
+from tests.app.support import mailpit_get, unique_address, wait_for_messages
 
 
 def test_send_email_delivers_text_and_html_parts(app):

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.services.support import ADMIN
+from devtools.testdb import ADMIN
 
 FUZZ = settings(
     max_examples=120,

@@ -17,8 +17,8 @@ from app.newsletter import delivery
 from app.newsletter.models import Delivery
 from app.subscriptions.models import Subscriber, SubscriberStatus
 from app.subscriptions.tokens import Purpose, make_token
-from tests.services.support import (
-    ADMIN,
+from devtools.testdb import ADMIN
+from tests.app.support import (
     create_issue,
     messages_to,
     publish_and_fan_out,

@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.database import Base, get_db, session
 from app.subscriptions.models import Subscriber, SubscriberStatus
-from tests.services.support import as_admin, drop_test_database, with_path
+from devtools.testdb import as_admin, drop_test_database, with_path
 
 
 def test_migrations_match_the_models(app):

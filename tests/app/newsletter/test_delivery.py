@@ -17,8 +17,8 @@ from app.mail import RETRY_FOR, MailServerUnavailableError
 from app.newsletter import delivery
 from app.newsletter.models import Delivery, DeliveryStatus, Issue
 from app.subscriptions.models import Subscriber, SubscriberStatus
-from tests.services.support import (
-    ADMIN,
+from devtools.testdb import ADMIN
+from tests.app.support import (
     add_subscribers,
     create_issue,
     messages_to,

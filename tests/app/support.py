@@ -1,8 +1,9 @@
-"""What the service tests share: the test databases, fixed settings, request helpers, and
-what the app sent, read back from the real mail catcher's API (Mailpit).
+"""What the app's tests share: request helpers, what the app sent, read back from the real
+mail catcher's API (Mailpit), and SMTP servers that behave as real ones do. The test
+databases are devtools/testdb.py's.
 
-Imported by conftest.py (the fixtures), the test modules and bench/services.py; test
-modules never import one another.
+Imported by conftest.py (the fixtures) and the test modules; test modules never import one
+another.
 """
 
 from __future__ import annotations
@@ -18,46 +19,13 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from alembic import command
-from alembic.config import Config
 from flask import Flask
-from sqlalchemy import Engine, create_engine, text
 
 from app.database import session
 from app.newsletter.delivery import fan_out
 from app.subscriptions.models import Subscriber, SubscriberStatus
-
-# Redis keeps the development stack's data in database 0; tests use their own.
-TEST_REDIS_DB = "15"
-# Fixed values, fake secrets: tests must not depend on anyone's .env.
-TEST_SETTINGS = {
-    "SECRET_KEY": "test-secret-key-" + "x" * 32,
-    "ADMIN_TOKEN": "test-admin-token-" + "y" * 32,
-    "MAIL_FROM": "Tidings Test <newsletter@tidings.test>",
-}
-
-
-def with_path(url: str, path: str) -> str:
-    """`url` with its path (database name or number) replaced."""
-    return urlunsplit(urlsplit(url)._replace(path="/" + path))
-
-
-def isolated_overrides() -> dict[str, str]:
-    """Overrides that point the app at test-only databases, built from the configured ones."""
-    database = urlsplit(os.environ["DATABASE_URL"]).path.lstrip("/")
-    return {
-        **TEST_SETTINGS,
-        "APP_ENV": "test",
-        "DATABASE_URL": with_path(os.environ["DATABASE_URL"], f"{database}_test"),
-        "CACHE_URL": with_path(os.environ["CACHE_URL"], TEST_REDIS_DB),
-        "BROKER_URL": with_path(os.environ["BROKER_URL"], TEST_REDIS_DB),
-    }
-
-
-# The admin API's header, with the test ADMIN_TOKEN.
-ADMIN = {"Authorization": f"Bearer {TEST_SETTINGS['ADMIN_TOKEN']}"}
+from devtools.testdb import ADMIN
 
 
 def create_issue(client: Any, subject: str = "Issue one", body: str = "Hello, readers.") -> int:
@@ -83,41 +51,6 @@ def publish_and_fan_out(client: Any, issue_id: int) -> None:
     assert client.post(f"/api/issues/{issue_id}/publish", headers=ADMIN).status_code == 202
     with client.application.app_context():
         fan_out.call_local(issue_id)
-
-
-def create_test_database(env: dict[str, str]) -> str:
-    """Create env's DATABASE_URL database afresh, migrated to head; its URL."""
-    drop_test_database(env)
-    url = env["DATABASE_URL"]
-    as_admin(f'CREATE DATABASE "{database_name(url)}"')
-    migrate(create_engine(url), "head")
-    return url
-
-
-def drop_test_database(env: dict[str, str]) -> None:
-    """Drop env's DATABASE_URL database, if it exists, whoever is connected."""
-    as_admin(f'DROP DATABASE IF EXISTS "{database_name(env["DATABASE_URL"])}" WITH (FORCE)')
-
-
-def database_name(url: str) -> str:
-    return urlsplit(url).path.lstrip("/")
-
-
-def as_admin(statement: str) -> None:
-    """Run `statement` outside a transaction on the configured (not the test) database."""
-    admin = create_engine(os.environ["DATABASE_URL"], isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(statement))
-    admin.dispose()
-
-
-def migrate(engine: Engine, revision: str) -> None:
-    """Run `alembic upgrade revision` on `engine`, through the project's own Alembic setup."""
-    config = Config(toml_file="pyproject.toml")
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-    engine.dispose()
 
 
 # --- Mailpit ---

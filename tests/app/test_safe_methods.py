@@ -19,7 +19,8 @@ from app.newsletter import service
 from app.newsletter.models import Issue
 from app.subscriptions.models import Subscriber, SubscriberStatus
 from app.subscriptions.tokens import Purpose, make_token
-from tests.services.support import ADMIN, unique_address
+from devtools.testdb import ADMIN
+from tests.app.support import unique_address
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 

@@ -19,12 +19,7 @@ from app.subscriptions import emails
 from app.subscriptions.addresses import InvalidEmailError, valid_email
 from app.subscriptions.models import Subscriber, SubscriberStatus
 from app.subscriptions.tokens import Purpose, make_token
-from tests.services.support import (
-    messages_to,
-    scripted_smtp,
-    unique_address,
-    wait_for_messages,
-)
+from tests.app.support import messages_to, scripted_smtp, unique_address, wait_for_messages
 
 API = "/api/subscribers"
 

@@ -22,7 +22,7 @@ from sqlalchemy import text
 
 from app import create_app
 from app.database import Database
-from tests.services.support import create_test_database, drop_test_database, isolated_overrides
+from devtools.testdb import create_test_database, drop_test_database, isolated_overrides
 
 
 @pytest.fixture(scope="session")

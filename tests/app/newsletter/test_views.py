@@ -12,7 +12,8 @@ from app.database import session
 from app.newsletter.models import MAX_BODY_LENGTH, Delivery
 from app.settings import MAX_REQUEST_BYTES
 from app.subscriptions.models import Subscriber, SubscriberStatus
-from tests.services.support import ADMIN, add_subscribers, create_issue, publish_and_fan_out
+from devtools.testdb import ADMIN
+from tests.app.support import add_subscribers, create_issue, publish_and_fan_out
 
 
 @pytest.mark.parametrize(
