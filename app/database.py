@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, Enum, Executable, create_engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # Seconds to wait for PostgreSQL to accept a connection; readiness must answer quickly.
@@ -88,7 +88,7 @@ def commit_when_possible(statement: Executable, what: str) -> None:
             session().execute(statement)
             session().commit()
             return
-        except OperationalError as exc:
+        except (OperationalError, InterfaceError) as exc:  # the connection, not the SQL
             session().rollback()
             wait = RECORD_RETRY_SECONDS[min(tries, len(RECORD_RETRY_SECONDS) - 1)]
             current_app.logger.warning(

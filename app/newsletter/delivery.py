@@ -38,6 +38,7 @@ from flask import current_app, render_template
 from huey import crontab
 from sqlalchemy import exists, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from app.database import commit_when_possible, session
 from app.jobs import on_consumer_start, periodic_task, task
@@ -63,8 +64,9 @@ BATCH_SIZE = 100
 MAX_PARALLEL_BATCHES = 8
 # Delivery rows written per transaction of the fan-out (a few hundred milliseconds each).
 FANOUT_BATCH = 10_000
-# How long delivery waits for a mail server that cannot be reached.
+# How long delivery waits for a mail server that cannot be reached, or for the database.
 SERVER_PAUSE = timedelta(seconds=30)
+DATABASE_PAUSE = timedelta(seconds=5)
 # While the fan-out runs, a task that finds nothing due yet looks again this much later.
 FANOUT_WAIT = timedelta(seconds=1)
 # A working task notes the time on its issue this often (its heartbeat); a task that waits
@@ -216,6 +218,11 @@ def deliver_issue(issue_id: int) -> None:
     for when a delivery will be due."""
     try:
         tried = deliver_pending(issue_id, BATCH_SIZE)
+    except (OperationalError, InterfaceError) as exc:
+        # The database is away (a restart, say): this task waits for it rather than vanish.
+        current_app.logger.warning("issue %s: database unavailable (%s)", issue_id, exc.orig)
+        deliver_issue.schedule((issue_id,), delay=DATABASE_PAUSE.total_seconds())
+        return
     except MailServerUnavailableError as exc:
         current_app.logger.warning(
             "issue %s: delivery paused for %s s, %s", issue_id, SERVER_PAUSE.seconds, exc

@@ -312,6 +312,21 @@ def test_an_unavailable_mail_server_pauses_delivery_and_charges_no_one(make_app,
     assert len(wait_for_messages(app, people["max"])) == 1
 
 
+def test_a_task_that_finds_the_database_away_waits_for_it(app, monkeypatch):
+    issue_id, _ = published_to(app, rae=SubscriberStatus.CONFIRMED)
+
+    def database_away(issue_id):
+        raise OperationalError("SELECT", {}, ConnectionError("the database restarts"))
+
+    monkeypatch.setattr(delivery, "_claim_next", database_away)
+    app.extensions["huey"].flush()
+    with app.app_context():
+        delivery.deliver_issue.call_local(issue_id)
+    [later] = app.extensions["huey"].pending()
+    assert (later.name, later.args) == ("deliver_issue", (issue_id,))
+    assert later.eta > datetime.now(UTC).replace(tzinfo=None)
+
+
 def test_an_issue_no_task_works_on_is_restarted_and_a_busy_one_is_not(app, client):
     issue_id, _ = published_to(app, ola=SubscriberStatus.CONFIRMED)
     app.extensions["huey"].flush()  # the tasks are lost (a broker without its data, say)
