@@ -126,10 +126,12 @@ class Swarm(unittest.TestCase):
         )
         status, body = http_request(self.web + "/readyz")
         assert status == 200, body
+        # The cache and the broker answer, with the passwords from their secrets.
+        assert '"status":"ok"' in body.replace(" ", ""), body
         environment = self.service("web", "{{ json .Spec.TaskTemplate.ContainerSpec.Env }}")
         assert "SECRET_KEY_FILE=/run/secrets/secret_key" in environment
-        assert env_value(self.dir, "SECRET_KEY") not in environment
-        assert env_value(self.dir, "POSTGRES_PASSWORD") not in environment
+        for secret in ("SECRET_KEY", "POSTGRES_PASSWORD", "CACHE_PASSWORD", "BROKER_PASSWORD"):
+            assert env_value(self.dir, secret) not in environment, secret
         assert self.service("web", "{{ .Spec.UpdateConfig.Order }}") == "start-first"
 
     def test_a_new_release_rolls_out_with_no_failed_request(self) -> None:
