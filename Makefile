@@ -171,6 +171,10 @@ typecheck: image ## Type-check (mypy, strict)
 fmt: image ## Format the code, apply safe lint fixes, regenerate .env.example and docs/configuration.md
 	$(RUN_AS_YOU) sh -c 'python -m devtools.configuration && ruff format . && ruff check --fix .'
 
+.PHONY: ci
+ci: ## Run here what the CI workflow (.github/workflows/ci.yml) runs
+	$(MAKE) lint typecheck test faults && $(MAKE) faults STACK=prod
+
 .PHONY: swarm-check
 swarm-check: .env ## Test make swarm-up and a rolling update under load, in a throw-away copy
 	@python3 -m unittest -v tests.stack.test_swarm
@@ -189,6 +193,10 @@ host-check: ## Test the developer experience on this host: doctor, .env, two che
 .PHONY: lock
 lock: ## Update uv.lock after changing dependencies in pyproject.toml
 	docker build --quiet --target uv-base --label com.docker.compose.project=$(COMPOSE_PROJECT_NAME) --tag $(COMPOSE_PROJECT_NAME)-uv . >/dev/null && docker run --rm --user $(HOST_UID):$(HOST_GID) --env UV_CACHE_DIR=/tmp/uv --volume "$(CURDIR):/app" $(COMPOSE_PROJECT_NAME)-uv uv lock
+
+# For scripts and workflows: the value of one of this Makefile's variables (make print-DEV_IMAGE).
+print-%:
+	@echo '$($*)'
 
 ##  
 ##  Variables: T="pytest args" (test), S=service (logs), M="message" (migration),
