@@ -117,3 +117,24 @@ def test_only_web_takes_connections_and_the_stores_only_from_the_app():
 def test_no_forwarded_address_is_believed_unless_the_operator_says_how_many_proxies():
     # 1 would let a client behind no proxy choose its own address for the rate limit.
     assert re.search(r"^TRUSTED_PROXIES=0$", (BASE / "config.env").read_text(), re.M)
+
+
+def test_secrets_are_files_never_environment_variables():
+    secret_keys = env_keys("secrets.env.example")
+    for name, pod in pod_specs().items():
+        assert pod["automountServiceAccountToken"] is False, name
+        assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"], name
+        [mounted] = [v for v in pod["volumes"] if "secret" in v]
+        assert mounted["secret"]["secretName"] == "tidings-secrets", name
+        for container in pod["containers"]:
+            assert all("secretRef" not in source for source in container["envFrom"]), name
+            given = {variable["name"]: variable.get("value") for variable in container["env"]}
+            mount = next(m for m in container["volumeMounts"] if m["name"] == mounted["name"])
+            for key in secret_keys:
+                assert key not in given, (name, key)
+                assert given[f"{key}_FILE"] == f"{mount['mountPath']}/{key}", (name, key)
+
+
+def test_the_image_is_a_release_by_version_never_latest():
+    [image] = kustomization()["images"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", image["newTag"]), image
