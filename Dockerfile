@@ -10,6 +10,7 @@
 ARG PYTHON_IMAGE=python:3.13-slim-trixie
 ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
 
+# checkov:skip=CKV_DOCKER_7: the tag is UV_IMAGE's default above (0.13.9), an ARG checkov cannot resolve
 FROM ${UV_IMAGE} AS uv
 
 FROM ${PYTHON_IMAGE} AS base

@@ -163,6 +163,13 @@ bench: .env ## Benchmarks, each figure beside its target (PART=services|devloop|
 lint: image ## Lint: ruff (code and format), hadolint (Dockerfile), shellcheck (scripts)
 	$(RUN) python -m devtools.lint
 
+# Policy checks operators run: checkov, in a throw-away container (its own dependencies are
+# many, and the dev image need not carry them); each skipped check says why, beside it.
+CHECKOV := checkov==3.3.30
+.PHONY: policy
+policy: ## Policy checks (checkov) on the Dockerfile, the Kubernetes manifests and the workflows
+	docker run --rm --volume "$(CURDIR):/src:ro" --workdir /src --volume tidings-checkov-cache:/root/.cache/pip python:3.13-slim sh -c 'pip install --quiet --root-user-action=ignore --disable-pip-version-check $(CHECKOV) && checkov --directory . --framework dockerfile kubernetes github_actions --compact --quiet --skip-download'
+
 .PHONY: typecheck
 typecheck: image ## Type-check (mypy, strict)
 	$(RUN) mypy
@@ -173,7 +180,7 @@ fmt: image ## Format the code, apply safe lint fixes, regenerate .env.example an
 
 .PHONY: ci
 ci: ## Run here what the CI workflow (.github/workflows/ci.yml) runs
-	$(MAKE) lint typecheck test faults && $(MAKE) faults STACK=prod
+	$(MAKE) lint policy typecheck test faults && $(MAKE) faults STACK=prod
 
 .PHONY: swarm-check
 swarm-check: .env ## Test make swarm-up and a rolling update under load, in a throw-away copy
