@@ -182,6 +182,10 @@ fmt: image ## Format the code, apply safe lint fixes, regenerate .env.example an
 ci: ## Run here what the CI workflow (.github/workflows/ci.yml) runs
 	$(MAKE) lint policy typecheck test faults && $(MAKE) faults STACK=prod
 
+.PHONY: parity
+parity: .env ## Every difference of development from production, and of Swarm and Kubernetes from it, with why
+	@scripts/parity
+
 .PHONY: swarm-check
 swarm-check: .env ## Test make swarm-up and a rolling update under load, in a throw-away copy
 	@python3 -m unittest -v tests.stack.test_swarm
@@ -191,8 +195,8 @@ nix-check: ## Test flake.nix, flake.lock and .envrc offline (needs nix, direnv, 
 	@python3 -m unittest -v tests.stack.test_nix
 
 .PHONY: host-check
-host-check: ## Test the developer experience on this host: doctor, .env, two checkouts, backups, UIDs
-	@python3 -m unittest -v tests.stack.test_host
+host-check: ## Test the developer experience on this host: doctor, .env, two checkouts, backups, UIDs, make parity
+	@python3 -m unittest -v tests.stack.test_host tests.stack.test_parity
 
 # In the Dockerfile's uv stage (Python and uv, no dependencies): the dev image cannot be built
 # from a pyproject.toml whose lock is not written yet. Labelled with the project, as Compose

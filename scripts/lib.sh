@@ -27,10 +27,11 @@ elapsed_since() { awk -v d="$(now)-$1" -v unit="${2:-s}" 'BEGIN { split(d, t, "-
 container_of() { printf '%s-%s-1\n' "$COMPOSE_PROJECT_NAME" "$1"; }
 # The dependency hash (DEPS_HASH) an image, or a container's image, was built with.
 deps_hash_of() { docker inspect --format '{{ index .Config.Labels "tidings.deps-hash" }}' "$1" 2>/dev/null || true; }
-# KEY's value in FILE (default .env; the last assignment wins, as in Compose), or DEFAULT.
+# KEY's value in FILE (default $ENV_FILE, else .env; the last assignment wins, as in
+# Compose), or DEFAULT.
 env_value() {
 	local value
-	value=$(sed -n "s/^$1=//p" "${3:-.env}" 2>/dev/null | tail -n 1)
+	value=$(sed -n "s/^$1=//p" "${3:-${ENV_FILE:-.env}}" 2>/dev/null | tail -n 1)
 	printf '%s' "${value:-$2}"
 }
 
