@@ -91,6 +91,10 @@ logs: ## Follow the logs (S=web for one service)
 debug: image ## Restart web and worker under debugpy (attach on 5678 / 5679; make up to undo)
 	$(COMPOSE) -f docker-compose.yml $(if $(wildcard docker-compose.override.yml),-f docker-compose.override.yml) -f compose.debug.yml up --detach --wait web worker
 
+.PHONY: admin-password
+admin-password: image ## Set the owner's password for the admin pages (/admin): its hash goes into .env
+	$(RUN_AS_YOU) python -m devtools.admin_password
+
 .PHONY: mail-chaos
 mail-chaos: ## Mailpit refuses recipients (CODE=451 defers, CODE=550 fails, P=percent); alone: off
 	$(COMPOSE) exec $(TTY) web python -m devtools.mail_chaos $(CODE) $(if $(CODE),$(P))

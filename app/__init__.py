@@ -9,10 +9,12 @@ from collections.abc import Mapping
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import cache, database, errors, health, jobs, security, validation
+from app import cache, database, errors, health, jobs, owner, security, validation
+from app.newsletter import owner_views as owner_issues
 from app.newsletter import seed
 from app.newsletter import views as newsletter
 from app.settings import SettingsError, load_settings
+from app.subscriptions import owner_views as owner_subscribers
 from app.subscriptions import views as subscriptions
 
 
@@ -23,7 +25,10 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     database.init_app(app)
     cache.init_app(app)
     jobs.init_app(app)
-    for blueprint in (health.bp, newsletter.archive, subscriptions.bp, newsletter.admin, seed.bp):
+    for blueprint in (
+        *(health.bp, newsletter.archive, subscriptions.bp, newsletter.admin, seed.bp),
+        *(owner.bp, owner_issues.bp, owner_subscribers.bp),
+    ):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     validation.init_app(app)

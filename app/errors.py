@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 # Paths whose callers are programs and expect JSON errors.
@@ -17,13 +17,15 @@ def init_app(app: Flask) -> None:
     """
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(OperationalError, database_error)
+    # A connection the server closed under a request (a restart): the same outage.
+    app.register_error_handler(InterfaceError, database_error)
 
 
 # Seconds a client is told to wait while the database is away (a restart takes a few).
 RETRY_AFTER_SECONDS = 5
 
 
-def database_error(error: OperationalError) -> tuple[Response, int]:
+def database_error(error: OperationalError | InterfaceError) -> tuple[Response, int]:
     """503 while the database is unreachable or a statement timed out: nobody's input (a
     mistake in SQL is a 500, as any bug)."""
     current_app.logger.warning("database error: %s", error.orig or error)

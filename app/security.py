@@ -45,11 +45,16 @@ def same_origin[**P, R](view: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        if _cross_site():
-            raise Forbidden("Forms are accepted from this site's own pages only.")
+        refuse_cross_site()
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def refuse_cross_site() -> None:
+    """403 for a request another site's page made."""
+    if _cross_site():
+        raise Forbidden("Forms are accepted from this site's own pages only.")
 
 
 def _cross_site() -> bool:

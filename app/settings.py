@@ -12,8 +12,10 @@ would add about 8 MB to a runtime image that is 57 MB over its base.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +25,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Values a template or tutorial might leave behind; refused outside development.
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev", "password", "xxx"})
 MIN_SECRET_LENGTH = 32
+# How long the owner stays signed in to the admin pages.
+SESSION_HOURS = 8
 # Bytes, not characters: the longest issue body (50,000 characters) still fits when JSON
 # escapes every one of them as a surrogate pair (12 bytes, \\ud83d\\ude00).
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -96,6 +100,18 @@ def mail_address(raw: str) -> str:
     local, at, domain = address.partition("@")
     if not (local and at and "." in domain):
         raise ValueError(f"must be an email address like Tidings <news@example.org>, got {raw!r}")
+    return raw
+
+
+def optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """`parse`, or empty for an empty value."""
+    return lambda raw: parse(raw) if raw else ""
+
+
+def password_hash(raw: str) -> str:
+    """A password hash as werkzeug makes it (scrypt or pbkdf2): method$salt$digest."""
+    if not re.fullmatch(r"(scrypt|pbkdf2):[\w:]+\$[^$]+\$[0-9a-f]+", raw):
+        raise ValueError("must be a password hash: make admin-password makes one")
     return raw
 
 
@@ -226,6 +242,23 @@ class Settings:
         doc="How long rendered archive pages stay in the cache; 0 turns page caching off, as "
         "development always does (an edit shows at once).",
     )
+    admin_password_hash: str = setting(
+        optional(password_hash),
+        "",
+        doc="The owner's password for the admin pages (/admin), as a hash: `make "
+        "admin-password` asks for a password and puts its hash here. Empty: the pages are closed.",
+    )
+    owner_email: str = setting(
+        optional(mail_address),
+        "",
+        example="owner@tidings.localhost",
+        doc="The owner's address: a test of an issue is sent there from the admin pages.",
+    )
+    sign_in_rate_limit: int = setting(
+        int_between(1, 1000),
+        "5",
+        doc="Sign-in attempts allowed per client IP per minute (then 429 with Retry-After).",
+    )
     trusted_proxies: int = setting(
         int_between(0, 5),
         "0",
@@ -244,6 +277,13 @@ class Settings:
             config["PAGE_CACHE_SECONDS"] = 0
         # Nothing Tidings accepts is larger; bigger bodies are refused with 413.
         config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+        # The owner's session: never readable by scripts, never sent by other sites' forms,
+        # only over HTTPS outside development, and over after SESSION_HOURS.
+        config["SESSION_COOKIE_NAME"] = "tidings_owner"
+        config["SESSION_COOKIE_HTTPONLY"] = True
+        config["SESSION_COOKIE_SAMESITE"] = "Lax"
+        config["SESSION_COOKIE_SECURE"] = self.app_env != "development"
+        config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=SESSION_HOURS)
         return config
 
 

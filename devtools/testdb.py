@@ -11,14 +11,19 @@ from urllib.parse import urlsplit, urlunsplit
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, text
+from werkzeug.security import generate_password_hash
 
 # Redis keeps the development stack's data in database 0; tests use their own.
 TEST_REDIS_DB = "15"
+# The owner's password in the tests, and its hash (pbkdf2 with few rounds: tests are fast).
+OWNER_PASSWORD = "test-owner-password"  # noqa: S105  # the tests' own, fake
 # Fixed values, fake secrets: tests must not depend on anyone's .env.
 TEST_SETTINGS = {
     "SECRET_KEY": "test-secret-key-" + "x" * 32,
     "ADMIN_TOKEN": "test-admin-token-" + "y" * 32,
     "MAIL_FROM": "Tidings Test <newsletter@tidings.test>",
+    "ADMIN_PASSWORD_HASH": generate_password_hash(OWNER_PASSWORD, "pbkdf2:sha256:1000"),
+    "OWNER_EMAIL": "owner@tidings.test",
 }
 # The admin API's header, with the test ADMIN_TOKEN.
 ADMIN = {"Authorization": f"Bearer {TEST_SETTINGS['ADMIN_TOKEN']}"}

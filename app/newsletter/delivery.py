@@ -173,20 +173,44 @@ def _record(delivery: Delivery, result: Result, reason: str | None, *, tried: bo
 def _issue_email(delivery: Delivery) -> EmailMessage:
     """The issue as emailed to one subscriber, with their own unsubscribe link."""
     issue, subscriber = delivery.issue, delivery.subscriber
+    message_id = f"<issue-{issue.id}.subscriber-{subscriber.id}@{sender_domain()}>"
     unsubscribe_url = email_link(Purpose.UNSUBSCRIBE, subscriber)
+    return issue_email(issue, subscriber.email, unsubscribe_url, message_id)
+
+
+def issue_email(
+    issue: Issue, to: str, unsubscribe_url: str, message_id: str | None = None, subject: str = ""
+) -> EmailMessage:
+    """The issue as an email to `to`: the Markdown as its text, the same rendered as HTML."""
     context = {"issue": issue, "unsubscribe_url": unsubscribe_url}
     headers = {
         "List-Unsubscribe": f"<{unsubscribe_url}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
     return build_message(
-        subscriber.email,
-        issue.subject,
+        to,
+        subject or issue.subject,
         render_template("email/issue.txt", **context),
         render_template("email/issue.html", **context),
         headers,
-        message_id=f"<issue-{issue.id}.subscriber-{subscriber.id}@{sender_domain()}>",
+        message_id=message_id,
     )
+
+
+@task()
+def send_test(issue_id: int, to: str) -> None:
+    """Email the issue to `to` (the owner) as readers will get it, its subject marked as a
+    test; its unsubscribe link leads home."""
+    issue = session().get(Issue, issue_id)
+    if issue is None:
+        return
+    home = current_app.config["PUBLIC_URL"].rstrip("/") + "/"
+    message = issue_email(issue, to, home, subject=f"[Test] {issue.subject}")
+    session().commit()
+    with Mailer() as mailer:
+        result, reason = attempt(mailer, message)
+    if reason is not None:
+        current_app.logger.warning("issue %s: the test was %s, %s", issue_id, result.value, reason)
 
 
 def beat(issue_id: int, ahead: timedelta = timedelta()) -> None:

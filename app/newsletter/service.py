@@ -12,8 +12,9 @@ from werkzeug.exceptions import NotFound
 
 from app.cache import forget_pages
 from app.database import session
-from app.newsletter.delivery import fan_out
+from app.newsletter.delivery import fan_out, send_test
 from app.newsletter.models import Delivery, DeliveryStatus, Issue, IssueStatus
+from app.subscriptions.models import Subscriber, SubscriberStatus
 
 
 def create_issue(subject: str, body: str) -> Issue:
@@ -22,6 +23,29 @@ def create_issue(subject: str, body: str) -> Issue:
     session().add(issue)
     session().commit()
     return issue
+
+
+def update_draft(issue_id: int, subject: str, body: str) -> bool:
+    """Rewrite a draft, committed; False (nothing changed) once it is published."""
+    updated = session().scalar(
+        update(Issue)
+        .where(Issue.id == issue_id, Issue.status == IssueStatus.DRAFT)
+        .values(subject=subject, body=body)
+        .returning(Issue.id)
+    )
+    session().commit()
+    return updated is not None
+
+
+def readers() -> int:
+    """How many confirmed subscribers an issue published now would go to."""
+    confirmed = Subscriber.status == SubscriberStatus.CONFIRMED
+    return session().scalar(select(func.count()).select_from(Subscriber).where(confirmed)) or 0
+
+
+def queue_test(issue_id: int, to: str) -> None:
+    """Queue a test of the issue to `to` (the owner)."""
+    send_test(issue_id, to)
 
 
 def issues_newest_first() -> Sequence[Issue]:

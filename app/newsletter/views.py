@@ -11,12 +11,14 @@ from werkzeug.exceptions import NotFound, Unauthorized
 
 from app.cache import cached_page
 from app.database import MAX_ID, session
-from app.newsletter import service
+from app.newsletter import rendering, service
 from app.newsletter.models import MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH, Issue, IssueStatus
 from app.validation import json_object, text_field
 
 archive = Blueprint("archive", __name__)
 admin = Blueprint("admin", __name__, url_prefix="/api/issues")
+# {{ issue.body | markdown }}: pages and emails alike.
+archive.add_app_template_filter(rendering.to_html, "markdown")
 
 
 @archive.get("/")
@@ -29,6 +31,23 @@ def index() -> str:
 def show(issue_id: int) -> str:
     """One published issue."""
     return cached_page(f"issue:{issue_id}", lambda: _render_issue(issue_id))
+
+
+# Crawlers may read the archive; the links in emails and the owner's pages are no one's
+# to index.
+ROBOTS = "".join(
+    f"{line}\n"
+    for line in (
+        "User-agent: *",
+        *("Disallow: /admin/", "Disallow: /api/", "Disallow: /confirm/", "Disallow: /unsubscribe/"),
+    )
+)
+
+
+@archive.get("/robots.txt")
+def robots() -> tuple[str, int, dict[str, str]]:
+    """What crawlers may read."""
+    return ROBOTS, 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 def _render_index() -> str:

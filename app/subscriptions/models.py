@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import DateTime, String, false, func
+from sqlalchemy import DateTime, Index, String, false, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database import Base, pg_enum
@@ -26,6 +26,15 @@ class Subscriber(Base):
     """One email address and its consent."""
 
     __tablename__ = "subscribers"
+    __table_args__ = (
+        # The owner's pages: a status a page at a time, and addresses by how they start.
+        Index("ix_subscribers_status_id", "status", "id"),
+        Index(
+            "ix_subscribers_email_start",
+            func.lower(text("email")).label("email"),
+            postgresql_ops={"email": "text_pattern_ops"},
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(MAX_EMAIL_LENGTH), unique=True)

@@ -14,7 +14,7 @@ from app.subscriptions.tokens import InvalidTokenError, Purpose, address_digest,
 
 REMINDER_INTERVAL = timedelta(hours=1)
 # A new email about the subscription is owed, and may be sent at once (app/subscriptions/emails.py).
-_EMAIL_DUE_NOW = {
+EMAIL_DUE_NOW = {
     "last_emailed_at": func.now(),
     "email_due": True,
     "email_attempts": 0,
@@ -30,7 +30,7 @@ def subscribe(email: str) -> None:
     """
     created = session().scalar(
         insert(Subscriber)
-        .values(email=email, status=SubscriberStatus.PENDING, **_EMAIL_DUE_NOW)
+        .values(email=email, status=SubscriberStatus.PENDING, **EMAIL_DUE_NOW)
         .on_conflict_do_nothing(index_elements=[Subscriber.email])
         .returning(Subscriber.id)
     )
@@ -48,7 +48,7 @@ def subscribe(email: str) -> None:
             .values(
                 status=case((unsubscribed, SubscriberStatus.PENDING), else_=Subscriber.status),
                 subscribed_at=case((unsubscribed, func.now()), else_=Subscriber.subscribed_at),
-                **_EMAIL_DUE_NOW,
+                **EMAIL_DUE_NOW,
             )
             .returning(Subscriber.id)
         )

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import InterfaceError
 
 from app import create_app, probe
 from devtools.testdb import ADMIN
@@ -133,3 +134,13 @@ def test_pages_answer_503_while_the_database_is_down(isolated, path):
     assert response.headers["Retry-After"] == "5"
     assert "Traceback" not in response.get_data(as_text=True)
     app.extensions["db"].engine.dispose()
+
+
+def test_a_connection_closed_under_a_request_is_a_503_too(client, monkeypatch):
+    def closed(*args, **kwargs):
+        raise InterfaceError("SELECT", {}, Exception("the connection is closed"))
+
+    monkeypatch.setattr("sqlalchemy.orm.Session.execute", closed)
+    response = client.get("/api/issues", headers=ADMIN)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"

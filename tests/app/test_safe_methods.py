@@ -1,5 +1,6 @@
 """No safe method changes anything: every route, every safe method, with and without the
-admin token, valid and invalid tokens; the database and the job queue are compared whole.
+admin token and the owner's session, valid and invalid tokens; the database and the job
+queue are compared whole.
 
 Mail scanners and link previews fetch (GET, HEAD) every link in a message, and browsers send
 OPTIONS on their own: a route that acted on one of them would act for nobody in particular.
@@ -54,7 +55,8 @@ def route_arguments(app: Flask) -> dict[str, list[object]]:
         return {
             "token": [*tokens, "not-a-token"],
             "issue_id": [draft.id, published.id, MAX_ID],
-            "filename": ["missing.css"],
+            "subscriber_id": [pending.id, confirmed.id, MAX_ID],
+            "filename": ["favicon.svg", "missing.css"],
         }
 
 
@@ -69,9 +71,13 @@ def test_no_safe_method_changes_anything_on_any_route(app, client):
         names = sorted(rule.arguments)
         for values in itertools.product(*(arguments[name] for name in names)):
             path = urls.build(rule.endpoint, dict(zip(names, values, strict=True)))
-            for method, headers in itertools.product(SAFE_METHODS, ({}, ADMIN)):
-                response = client.open(path, method=method, headers=headers)
-                assert response.status_code < 500, (method, path, response.status_code)
+            for method, owner, headers in itertools.product(
+                SAFE_METHODS, (False, True), ({}, ADMIN)
+            ):
+                with client.session_transaction() as signed_in:
+                    signed_in["owner"] = owner
+                with client.open(path, method=method, headers=headers) as response:
+                    assert response.status_code < 500, (method, path, response.status_code)
                 tried += 1
     assert tried > 100
     assert snapshot(app) == before

@@ -137,18 +137,19 @@ def test_a_large_issue_is_queued_in_batches_for_every_worker(app, client):
     assert queued(app) == [("fan_out", (issue_id,))] + [("deliver_issue", (issue_id,))] * 3
 
 
-def test_delivery_sends_text_and_escaped_html_with_an_unsubscribe_link(app, client):
+def test_delivery_sends_the_markdown_as_text_and_safe_html_with_an_unsubscribe_link(app, client):
     people = add_subscribers(app, eve=SubscriberStatus.CONFIRMED)
-    body = "First <b>paragraph</b> & more.\n\n<script>alert(1)</script>"
+    body = "First *paragraph* & more.\n\n<script>alert(1)</script>"
     issue_id = create_issue(client, subject="News & <views>", body=body)
     publish_and_fan_out(client, issue_id)
     with app.app_context():
         assert delivery.deliver_pending(issue_id, limit=10) == 1
     [message] = wait_for_messages(app, people["eve"])
     assert message["Subject"] == "News & <views>"
-    assert "<script>alert(1)</script>" in message["Text"]
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in message["HTML"]
+    assert body in message["Text"].replace("\r\n", "\n")  # the Markdown, as written
+    assert "<em>paragraph</em> &amp; more" in message["HTML"]
     assert "<script>" not in message["HTML"]
+    assert "alert(1)" not in message["HTML"]
     unsubscribe = message["ListUnsubscribe"]["Links"][0]
     assert "/unsubscribe/" in unsubscribe
     assert unsubscribe in message["Text"]

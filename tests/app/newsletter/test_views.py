@@ -205,3 +205,14 @@ def test_seed_adds_samples_once(app, client):
     # The worker writes the deliveries of the two published issues.
     assert [task.name for task in app.extensions["huey"].pending()] == ["fan_out"] * 2
     assert "Welcome to Tidings" in client.get("/").get_data(as_text=True)
+
+
+def test_the_public_pages_have_a_description_an_icon_and_a_robots_txt(client):
+    page = client.get("/").get_data(as_text=True)
+    assert '<meta name="description" content="Tidings: a small' in page
+    assert 'rel="icon" href="/static/favicon.svg"' in page
+    with client.get("/static/favicon.svg") as icon:
+        assert icon.status_code == 200
+    robots = client.get("/robots.txt")
+    assert robots.mimetype == "text/plain"
+    assert "Disallow: /admin/" in robots.get_data(as_text=True)
