@@ -101,12 +101,17 @@ INTENDED: dict[tuple[str, str, str], str] = {
     ("kubernetes", "*", "env SMTP_PORT"): "your mail provider's submission port",
     ("kubernetes", "*", "env SMTP_STARTTLS"): "your mail provider speaks TLS; Mailpit does not",
     ("kubernetes", "*", "env SMTP_USERNAME"): "your mail provider's login, in the Secret",
+    ("kubernetes", "*", "env OWNER_EMAIL"): "each deployment's own owner",
+    ("kubernetes", "*", "env ADMIN_PASSWORD_HASH"): "the owner's password, in the Secret",
     ("kubernetes", "*", "env SMTP_PASSWORD"): "your mail provider's login, in the Secret",
 }
 
 
 # Settings whose values are credentials, wherever they come from (the environment or a file).
-CREDENTIALS = {"DATABASE_URL", "CACHE_URL", "BROKER_URL", "SMTP_USERNAME", "SMTP_PASSWORD"}
+CREDENTIALS = {
+    *("DATABASE_URL", "CACHE_URL", "BROKER_URL", "SMTP_USERNAME", "SMTP_PASSWORD"),
+    "ADMIN_PASSWORD_HASH",
+}
 # Read by the development stack's reloader only; production's processes never look.
 DEVELOPMENT_ONLY = {"RELOAD_POLLING"}
 
