@@ -1,6 +1,7 @@
 # Tidings images, one file, three targets:
 #   builder  locked runtime dependencies in /opt/venv (uv, with a cache mount)
 #   dev      every dependency group, plus shellcheck; docker-compose.yml bind-mounts the code
+#   e2e      the dev image with Debian's Chromium and the browser suite's packages
 #   runtime  (default) the runtime venv and the code only, served by gunicorn
 #
 # Build args: UID/GID of the non-root user (the Makefile passes the host's, so files the
@@ -77,6 +78,19 @@ LABEL tidings.deps-hash="${DEPS_HASH}"
 USER app
 EXPOSE 8000
 CMD ["python", "-m", "devtools.reload", "--hup", "gunicorn", "app.wsgi:app"]
+
+FROM dev AS e2e
+# The browser suite (make e2e): Debian's Chromium, which Playwright drives (no browser can be
+# downloaded where the suite runs), and the e2e dependency group on top of the dev image's.
+USER root
+RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
+    --mount=type=cache,target=/var/lib/apt,sharing=locked \
+    apt-get update \
+    && apt-get install -y --no-install-recommends chromium fonts-dejavu-core
+RUN --mount=type=cache,target=/root/.cache/uv \
+    UV_PROJECT_ENVIRONMENT=/opt/venv uv sync --locked --no-install-project --group e2e
+ENV CHROMIUM=/usr/bin/chromium
+USER app
 
 FROM base AS runtime
 # Production only: the settings refuse any other APP_ENV in this image, and with it the

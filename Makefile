@@ -155,6 +155,10 @@ migration: image ## Generate a migration from the models (M="add x")
 test: .env ## Run the tests in an isolated throw-away stack (T="tests/app/test_settings.py -k x")
 	@scripts/test-stack pytest $(T)
 
+.PHONY: e2e
+e2e: .env ## The browser suite: Chromium (Playwright) drives the pages, in the test stack; a failing step leaves e2e-artifacts/
+	@mkdir -p e2e-artifacts && chmod a+rwx e2e-artifacts && TEST_SERVICE=e2e scripts/test-stack pytest tests/e2e --no-cov $(T)
+
 .PHONY: faults
 faults: .env ## A reader's journey and the faults, from outside a throw-away stack (STACK=prod: the production one, scaled)
 	@STACK=$(or $(STACK),dev) python3 -m unittest -v tests.stack.test_faults
@@ -184,7 +188,7 @@ fmt: image ## Format the code, apply safe lint fixes, regenerate .env.example an
 
 .PHONY: ci
 ci: ## Run here what the CI workflow (.github/workflows/ci.yml) runs
-	$(MAKE) lint policy typecheck test faults && $(MAKE) faults STACK=prod
+	$(MAKE) lint policy typecheck test e2e faults && $(MAKE) faults STACK=prod
 
 .PHONY: parity
 parity: .env ## Every difference of development from production, and of Swarm and Kubernetes from it, with why
