@@ -159,6 +159,10 @@ test: .env ## Run the tests in an isolated throw-away stack (T="tests/app/test_s
 e2e: .env ## The browser suite: Chromium (Playwright) drives the pages, in the test stack; a failing step leaves e2e-artifacts/
 	@mkdir -p e2e-artifacts && chmod a+rwx e2e-artifacts && TEST_SERVICE=e2e scripts/test-stack pytest tests/e2e --no-cov $(T)
 
+.PHONY: lighthouse
+lighthouse: .env ## Lighthouse on the home page, an issue and the sign-in page of the running stack: 0.95 or better
+	@scripts/lighthouse
+
 .PHONY: faults
 faults: .env ## A reader's journey and the faults, from outside a throw-away stack (STACK=prod: the production one, scaled)
 	@STACK=$(or $(STACK),dev) python3 -m unittest -v tests.stack.test_faults

@@ -33,13 +33,13 @@ def show(issue_id: int) -> str:
     return cached_page(f"issue:{issue_id}", lambda: _render_issue(issue_id))
 
 
-# Crawlers may read the archive; the links in emails and the owner's pages are no one's
-# to index.
+# Crawlers may read the archive (and the owner's sign-in page: every other admin page sends
+# them there); the links in emails and the API are no one's to index.
 ROBOTS = "".join(
     f"{line}\n"
     for line in (
         "User-agent: *",
-        *("Disallow: /admin/", "Disallow: /api/", "Disallow: /confirm/", "Disallow: /unsubscribe/"),
+        *("Disallow: /api/", "Disallow: /confirm/", "Disallow: /unsubscribe/"),
     )
 )
 

@@ -215,4 +215,4 @@ def test_the_public_pages_have_a_description_an_icon_and_a_robots_txt(client):
         assert icon.status_code == 200
     robots = client.get("/robots.txt")
     assert robots.mimetype == "text/plain"
-    assert "Disallow: /admin/" in robots.get_data(as_text=True)
+    assert "Disallow: /unsubscribe/" in robots.get_data(as_text=True)
