@@ -46,6 +46,7 @@ def test_a_reader_and_the_owner_from_subscription_to_export(page: Page, site: st
     page.get_by_label("Get each issue by email").fill(reader)
     page.get_by_role("button", name="Subscribe").click()
     expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
+    accessible(page)
     confirmation = wait_for_email(live_app, reader, "Confirm your subscription")
     link = re.search(r"https?://\S+/confirm/\S+", confirmation["Text"])
     assert link
@@ -53,6 +54,7 @@ def test_a_reader_and_the_owner_from_subscription_to_export(page: Page, site: st
     accessible(page)
     page.get_by_role("button", name="Confirm").click()
     expect(page.get_by_role("heading", name="Subscribed")).to_be_visible()
+    accessible(page)
 
     # The owner writes an issue in Markdown, previews it, publishes it, watches it go.
     sign_in(page, site)
@@ -61,6 +63,10 @@ def test_a_reader_and_the_owner_from_subscription_to_export(page: Page, site: st
     accessible(page)
     page.get_by_label("Subject").fill("Tidings in a browser")
     page.get_by_label("Body, in Markdown").fill("## First\n\nWith *emphasis*.")
+    page.get_by_role("button", name="Save and preview").click()
+    page.get_by_role("link", name="Edit").click()
+    accessible(page)
+    page.get_by_label("Subject").fill("Tidings in a browser")
     page.get_by_role("button", name="Save and preview").click()
     expect(page.locator("article.preview h2")).to_have_text("First")
     expect(page.locator("article.preview em")).to_have_text("emphasis")
@@ -80,6 +86,7 @@ def test_a_reader_and_the_owner_from_subscription_to_export(page: Page, site: st
     accessible(page)
     page.get_by_role("button", name="Unsubscribe").click()
     expect(page.get_by_role("heading", name="Unsubscribed")).to_be_visible()
+    accessible(page)
 
     # The owner finds the reader, and exports the subscribers.
     page.goto(f"{site}/admin/subscribers")
@@ -87,9 +94,22 @@ def test_a_reader_and_the_owner_from_subscription_to_export(page: Page, site: st
     page.get_by_label("Addresses starting with").fill(reader)
     page.get_by_role("button", name="Find").click()
     expect(page.get_by_role("cell", name=reader, exact=True)).to_be_visible()
+    page.get_by_role("link", name=f"Erase {reader}").click()
+    expect(page.get_by_role("heading", name=f"Erase {reader}?")).to_be_visible()
+    accessible(page)
+    page.get_by_role("link", name="Keep them").click()
     with page.expect_download() as download:
         page.get_by_role("link", name="Export all as CSV").click()
     exported = download.value.path().read_text()
     assert f"{reader},unsubscribed," in exported
     page.get_by_role("link", name="Import a CSV").click()
+    accessible(page)
+    page.get_by_label("A CSV file").set_input_files(
+        files=[{"name": "readers.csv", "mimeType": "text/csv", "buffer": b"not an address\n"}]
+    )
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_role("status")).to_contain_text("1 rejected")
+    accessible(page)
+    page.goto(f"{site}/issues/999999")
+    expect(page.get_by_role("heading", name="404 Not Found")).to_be_visible()
     accessible(page)
