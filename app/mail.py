@@ -15,7 +15,7 @@ import re
 import smtplib
 import ssl
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from types import TracebackType
@@ -68,6 +68,16 @@ def retry_delay(attempts: int) -> timedelta:
     """How long a message deferred at its `attempts`-th try waits before the next."""
     doublings = max(0, min(attempts - 1, 16))
     return min(FIRST_RETRY * (1 << doublings), LONGEST_RETRY)
+
+
+def give_up_if_stale(
+    result: Result, reason: str | None, due_since: datetime | None
+) -> tuple[Result, str | None]:
+    """A message still deferred RETRY_FOR after it was first due is given up: refused, with
+    the reason."""
+    if result is Result.DEFERRED and due_since and datetime.now(UTC) - due_since > RETRY_FOR:
+        return Result.REFUSED, f"given up after {RETRY_FOR.days} days: {reason}"
+    return result, reason
 
 
 def send_lease() -> timedelta:

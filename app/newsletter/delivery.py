@@ -43,12 +43,12 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from app.database import commit_when_possible, session
 from app.jobs import on_consumer_start, periodic_task, task
 from app.mail import (
-    RETRY_FOR,
     Mailer,
     MailServerUnavailableError,
     Result,
     attempt,
     build_message,
+    give_up_if_stale,
     retry_delay,
     send_lease,
     sender_domain,
@@ -152,9 +152,7 @@ def _try(delivery: Delivery, mailer: Mailer) -> None:
 def _record(delivery: Delivery, result: Result, reason: str | None, *, tried: bool = True) -> None:
     """Record a try's outcome on the delivery, whatever it takes (see the module's text)."""
     values: dict[str, object] = {"attempts": Delivery.attempts + 1} if tried else {}
-    published = delivery.issue.published_at or datetime.now(UTC)
-    if result is Result.DEFERRED and datetime.now(UTC) - published > RETRY_FOR:
-        result, reason = Result.REFUSED, f"given up after {RETRY_FOR.days} days: {reason}"
+    result, reason = give_up_if_stale(result, reason, delivery.issue.published_at)
     if result is Result.SENT:
         values |= {"status": DeliveryStatus.SENT, "sent_at": func.now(), "last_error": None}
     elif result is Result.REFUSED:

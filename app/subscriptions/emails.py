@@ -13,7 +13,7 @@ fires during an outage too.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.message import EmailMessage
 
 import redis
@@ -30,6 +30,7 @@ from app.mail import (
     Result,
     attempt,
     build_message,
+    give_up_if_stale,
     retry_delay,
     send_lease,
 )
@@ -100,9 +101,8 @@ def _record(
 ) -> None:
     """Record a try's outcome on the subscriber, whatever it takes (as for deliveries)."""
     values: dict[str, object] = {"email_attempts": Subscriber.email_attempts + 1} if tried else {}
-    asked = subscriber.last_emailed_at or datetime.now(UTC)
-    if result is Result.DEFERRED and tried and datetime.now(UTC) - asked > RETRY_FOR:
-        result, reason = Result.REFUSED, f"given up after {RETRY_FOR.days} days: {reason}"
+    if tried:
+        result, reason = give_up_if_stale(result, reason, subscriber.last_emailed_at)
     if result is Result.DEFERRED:
         wait = retry_delay(subscriber.email_attempts + 1) if tried else timedelta()
         values["email_retry_at"] = func.now() + wait
