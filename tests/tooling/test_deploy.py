@@ -77,6 +77,15 @@ def test_in_production_nothing_but_the_app_reaches_the_stores():
             assert definition["networks"] == ["stores"], service
 
 
+def test_the_broker_is_bounded_and_evicts_no_job():
+    for command in (
+        services("docker-compose.yml")["broker"]["command"],
+        services("deploy/swarm.yml")["broker"]["command"],
+    ):
+        assert command[command.index("--maxmemory") + 1].startswith("${BROKER_MAXMEMORY"), command
+        assert command[command.index("--maxmemory-policy") + 1] == "noeviction", command
+
+
 def test_the_stores_require_a_password_everywhere():
     development = services("docker-compose.yml")
     swarm = services("deploy/swarm.yml")
