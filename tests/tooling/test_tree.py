@@ -8,7 +8,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # Known to everyone who opened the repository; or made by tools, and git-ignored.
-UNNAMED = {"README.md", "backups", "htmlcov", "result", "docker-compose.override.yml"}
+UNNAMED = {
+    "README.md",
+    "backups",
+    "htmlcov",
+    "result",
+    "e2e-artifacts",
+    "docker-compose.override.yml",
+}
 
 
 def tree() -> str:
