@@ -338,8 +338,8 @@ class RunningCheckouts(WithCopies):
             "SECRET_KEY": env_value(self.dir, "SECRET_KEY"),
             "ADMIN_TOKEN": env_value(self.dir, "ADMIN_TOKEN"),
             "DATABASE_URL": f"postgresql+psycopg://tidings:{password}@db:5432/tidings",
-            "CACHE_URL": "redis://cache:6379/0",
-            "BROKER_URL": "redis://broker:6379/0",
+            "CACHE_URL": f"redis://:{env_value(self.dir, 'CACHE_PASSWORD')}@cache:6379/0",
+            "BROKER_URL": f"redis://:{env_value(self.dir, 'BROKER_PASSWORD')}@broker:6379/0",
             "SMTP_HOST": "mailpit",
             "SMTP_PORT": "1025",
             "MAIL_FROM": "Tidings <news@example.org>",
@@ -355,12 +355,14 @@ class RunningCheckouts(WithCopies):
                 "--name",
                 name,
                 "--network",
-                f"{project}_default",
+                f"{project}_stores",
                 *env,
                 image,
             ],
             self.dir,
         )
+        # The stores are on the internal network; Mailpit only on the default one.
+        sh(["docker", "network", "connect", f"{project}_default", name], self.dir)
         try:
             probe = 'import urllib.request as u; print(u.urlopen("http://127.0.0.1:8000/readyz").read().decode())'
             for _ in range(30):
