@@ -157,7 +157,7 @@ test: .env ## Run the tests in an isolated throw-away stack (T="tests/app/test_s
 
 .PHONY: e2e
 e2e: .env ## The browser suite: Chromium (Playwright) drives the pages, in the test stack; a failing step leaves e2e-artifacts/
-	@mkdir -p e2e-artifacts && chmod a+rwx e2e-artifacts && TEST_SERVICE=e2e scripts/test-stack pytest tests/e2e --no-cov $(T)
+	@mkdir -p e2e-artifacts && chmod a+rwx e2e-artifacts && TEST_SERVICE=e2e scripts/test-stack pytest tests/e2e --no-cov --numprocesses=0 $(T)
 
 .PHONY: lighthouse
 lighthouse: .env ## Lighthouse on the home page, an issue and the sign-in page of the running stack: 0.95 or better

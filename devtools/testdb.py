@@ -13,8 +13,9 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, text
 from werkzeug.security import generate_password_hash
 
-# Redis keeps the development stack's data in database 0; tests use their own.
-TEST_REDIS_DB = "15"
+# Redis keeps the development stack's data in database 0; tests use their own, counting down
+# from the last (15) for each process pytest-xdist runs them in.
+LAST_REDIS_DB = 15
 # The owner's password in the tests, and its hash (pbkdf2 with few rounds: tests are fast).
 OWNER_PASSWORD = "test-owner-password"  # noqa: S105  # the tests' own, fake
 # Fixed values, fake secrets: tests must not depend on anyone's .env.
@@ -35,14 +36,17 @@ def with_path(url: str, path: str) -> str:
 
 
 def isolated_overrides() -> dict[str, str]:
-    """Overrides that point the app at test-only databases, built from the configured ones."""
+    """Overrides that point the app at test-only databases, built from the configured ones:
+    one set for each pytest-xdist process (gw0, gw1, ...), so that they run side by side."""
     database = urlsplit(os.environ["DATABASE_URL"]).path.lstrip("/")
+    process = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    redis_db = str(LAST_REDIS_DB - int(process.removeprefix("gw")))
     return {
         **TEST_SETTINGS,
         "APP_ENV": "test",
-        "DATABASE_URL": with_path(os.environ["DATABASE_URL"], f"{database}_test"),
-        "CACHE_URL": with_path(os.environ["CACHE_URL"], TEST_REDIS_DB),
-        "BROKER_URL": with_path(os.environ["BROKER_URL"], TEST_REDIS_DB),
+        "DATABASE_URL": with_path(os.environ["DATABASE_URL"], f"{database}_{process}_test"),
+        "CACHE_URL": with_path(os.environ["CACHE_URL"], redis_db),
+        "BROKER_URL": with_path(os.environ["BROKER_URL"], redis_db),
     }
 
 

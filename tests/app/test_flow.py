@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import signal
 import time
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from app.database import get_db, session
 from app.newsletter import delivery
-from app.newsletter.models import Delivery
+from app.newsletter.models import Delivery, Issue
 from app.subscriptions.models import Subscriber, SubscriberStatus
 from app.subscriptions.tokens import Purpose, make_token
 from devtools.testdb import ADMIN
@@ -86,6 +87,13 @@ def test_subscribe_confirm_publish_deliver(live_app, start_worker):
     assert subjects("dee") == [confirm]
 
 
+def resumes_scheduled(app) -> list[datetime]:
+    """When the resume_deliveries tasks scheduled on the test broker will run (UTC)."""
+    return [
+        task.eta for task in app.extensions["huey"].scheduled() if task.name == "resume_deliveries"
+    ]
+
+
 def add_confirmed_readers(app, count: int) -> list[str]:
     """`count` confirmed subscribers, committed; their addresses in id order."""
     readers = [unique_address(f"r{n}") for n in range(count)]
@@ -115,7 +123,7 @@ def test_worker_killed_between_deliveries_resumes_exactly_once(live_app, start_w
         first.wait(timeout=10)
         held.rollback()
 
-    start_worker()  # resumes the pending deliveries as it starts
+    start_worker()  # runs the batch the killed one had scheduled on the broker
     counts = wait_for_deliveries(client, issue_id, lambda c: c["sent"] + c["failed"] == 30)
     assert counts == {"pending": 0, "deferred": 0, "sent": 30, "failed": 0}
     for address in readers:
@@ -130,7 +138,7 @@ def test_worker_killed_while_sending_misses_no_one(live_app, start_worker):
     client = live_app.test_client()
     readers = add_confirmed_readers(live_app, 30)
     issue_id = create_issue(client, subject="Killed mid-send")
-    # A short lease (12 x SMTP_TIMEOUT): what the killed worker held goes again soon.
+    # A lease of 12 x SMTP_TIMEOUT = 24 s, less than the issue is aged by below.
     first = start_worker(MAIL_RATE_LIMIT="20", SMTP_TIMEOUT="2")
     assert client.post(f"/api/issues/{issue_id}/publish", headers=ADMIN).status_code == 202
     wait_for_deliveries(client, issue_id, lambda c: c["sent"] >= 5)
@@ -138,10 +146,30 @@ def test_worker_killed_while_sending_misses_no_one(live_app, start_worker):
     first.wait(timeout=10)
     assert wait_for_deliveries(client, issue_id, lambda c: True)["sent"] < 30
 
+    # A worker that starts looks for the dead one's issues once they have been quiet long enough.
+    before = resumes_scheduled(live_app)  # the killed worker's, as it started
     start_worker(SMTP_TIMEOUT="2")
-    # The task the kill lost is restarted once the issue has been quiet for a while.
-    seconds = DELIVERY_WAIT_SECONDS + delivery.QUIET_AFTER.seconds
-    counts = wait_for_deliveries(client, issue_id, lambda c: c["sent"] + c["failed"] == 30, seconds)
+    deadline = time.monotonic() + 10
+    while len(resumes_scheduled(live_app)) == len(before) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    ahead = max(resumes_scheduled(live_app)) - datetime.now(UTC).replace(tzinfo=None)
+    assert delivery.QUIET_AFTER < ahead <= delivery.QUIET_AFTER + delivery.HEARTBEAT, ahead
+    # Rather than wait that long, age the issue: its heartbeat and the lease the kill left
+    # behind fall back by QUIET_AFTER, and the resume is run at once.
+    with live_app.app_context(), get_db().engine.begin() as connection:
+        connection.execute(
+            update(Issue)
+            .where(Issue.id == issue_id)
+            .values(delivery_heartbeat_at=Issue.delivery_heartbeat_at - delivery.QUIET_AFTER)
+        )
+        connection.execute(
+            update(Delivery)
+            .where(Delivery.issue_id == issue_id)
+            .values(next_attempt_at=Delivery.next_attempt_at - delivery.QUIET_AFTER * 2)
+        )
+    with live_app.app_context():
+        delivery.resume_deliveries()
+    counts = wait_for_deliveries(client, issue_id, lambda c: c["sent"] + c["failed"] == 30)
     assert counts == {"pending": 0, "deferred": 0, "sent": 30, "failed": 0}
     copies = {address: messages_to(live_app, address) for address in readers}
     assert all(copies.values()), "a subscriber was missed"

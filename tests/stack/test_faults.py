@@ -247,7 +247,7 @@ class Faults(unittest.TestCase):
             wait_until(some_sent)
             victim = stack.compose("ps", "--quiet", "worker").split()[0]
             output_of(["docker", "kill", "--signal", "KILL", victim], stack.dir)
-            # Well within the five-minute sweep: the other worker's tasks take the rest.
+            # Long before any resume (the queue is busy): the other worker's tasks take the rest.
             wait_for_every_delivery(issue_id, seconds=2 * WAIT_SECONDS)
             ours = {
                 a: ids for a, ids in stack.message_ids_by_address().items() if a.startswith(prefix)
