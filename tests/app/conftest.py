@@ -8,9 +8,11 @@ test sees another's rows, however often the code under test commits.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,6 +25,19 @@ from sqlalchemy import text
 from app import create_app
 from app.database import Database
 from devtools.testdb import create_test_database, drop_test_database, isolated_overrides
+
+# The processes make test runs share the PostgreSQL and Redis servers (not their databases).
+# Every test holds this lock shared; one marked `alone` holds it exclusively.
+SERVERS_LOCK = Path(tempfile.gettempdir()) / "tidings-tests-servers.lock"
+
+
+@pytest.fixture(autouse=True)
+def servers(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Wait until no test marked `alone` runs, or, for one, until no other test runs."""
+    alone = request.node.get_closest_marker("alone") is not None
+    with SERVERS_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        yield
 
 
 @pytest.fixture(scope="session")
