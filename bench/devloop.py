@@ -180,7 +180,7 @@ def test_phases(stack: Stack, rounds: int) -> dict[str, float]:
     measured: dict[str, list[float]] = {}
     for _ in range(rounds):
         output = subprocess.run(
-            ["make", "test", "T=-q"],  # noqa: S607  # make, from PATH as for every target
+            ["make", "test"],  # noqa: S607  # make, from PATH as for every target
             cwd=stack.dir,
             env=CLEAN_ENV,
             capture_output=True,
