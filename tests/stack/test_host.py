@@ -354,15 +354,13 @@ class RunningCheckouts(WithCopies):
                 "--detach",
                 "--name",
                 name,
-                "--network",
-                f"{project}_stores",
+                # The stores are on the internal network; Mailpit only on the default one.
+                *("--network", f"{project}_stores", "--network", f"{project}_default"),
                 *env,
                 image,
             ],
             self.dir,
         )
-        # The stores are on the internal network; Mailpit only on the default one.
-        sh(["docker", "network", "connect", f"{project}_default", name], self.dir)
         try:
             probe = 'import urllib.request as u; print(u.urlopen("http://127.0.0.1:8000/readyz").read().decode())'
             for _ in range(30):
