@@ -73,8 +73,14 @@ def session() -> Session:
 def _close_session(_exc: BaseException | None) -> None:
     """Return the context's connection to the pool; uncommitted work is rolled back."""
     current = g.pop("db_session", None)
-    if current is not None:
+    if current is None:
+        return
+    try:
         current.close()
+    except (OperationalError, InterfaceError) as exc:
+        # The server ended the connection after the last statement (a restart): the request or
+        # task is done, so this is no error of theirs. SQLAlchemy discards the connection.
+        current_app.logger.warning("database connection lost at the end: %s", exc.orig or exc)
 
 
 def commit_when_possible(statement: Executable, what: str) -> None:

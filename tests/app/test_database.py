@@ -8,6 +8,7 @@ import subprocess
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from flask import Flask
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import OperationalError
 
@@ -61,3 +62,22 @@ def test_the_alembic_command_commits_its_migrations(isolated):
         engine.dispose()
     finally:
         drop_test_database(env)
+
+
+def test_a_connection_the_server_ends_after_the_last_statement_costs_the_request_nothing(
+    live_app: Flask,
+):
+    # PostgreSQL shutting down between a request's last query and its end: the rollback that
+    # returns the connection to the pool fails after the answer is made. It was a 500.
+    app = live_app  # the engine's own pool, as in production
+
+    @app.get("/answered-then-dropped")
+    def answered_then_dropped() -> str:
+        pid = session().scalar(text("SELECT pg_backend_pid()"))
+        as_admin(f"SELECT pg_terminate_backend({pid}, 5000)")  # waits until it has ended
+        return "answered"
+
+    response = app.test_client().get("/answered-then-dropped")
+    assert (response.status_code, response.text) == (200, "answered")
+    with app.app_context():
+        assert session().scalar(text("SELECT 1")) == 1  # the dropped connection was not pooled
