@@ -153,13 +153,14 @@ migration: image ## Generate a migration from the models (M="add x")
 
 .PHONY: test
 # The whole suite in one process per core, up to four (each with its own databases:
-# devtools/testdb.py); a selection (T) in one, which starts in a second rather than ten.
+# devtools/testdb.py), with coverage; a selection (T) in one, which starts in a second
+# rather than ten, without.
 test: .env ## Run the tests in an isolated throw-away stack (T="tests/app/test_settings.py -k x")
-	@scripts/test-stack pytest $(or $(T),--numprocesses=auto --maxprocesses=4)
+	@scripts/test-stack pytest $(or $(T),--numprocesses=auto --maxprocesses=4 --cov)
 
 .PHONY: e2e
 e2e: .env ## The browser suite: Chromium (Playwright) drives the pages, in the test stack; a failing step leaves e2e-artifacts/
-	@mkdir -p e2e-artifacts && chmod a+rwx e2e-artifacts && TEST_SERVICE=e2e scripts/test-stack pytest tests/e2e --no-cov $(T)
+	@mkdir -p e2e-artifacts && chmod a+rwx e2e-artifacts && TEST_SERVICE=e2e scripts/test-stack pytest tests/e2e $(T)
 
 .PHONY: lighthouse
 lighthouse: .env ## Lighthouse on the home page, an issue and the sign-in page of the running stack: 0.95 or better

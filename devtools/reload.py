@@ -15,6 +15,8 @@ change; one that exits before any change ends the reloader with its status.
 
 File events do not cross every bind mount (WSL2's 9p, older Docker Desktop's gRPC FUSE,
 VirtualBox and Parallels shares): there it polls. RELOAD_POLLING=auto|true|false decides.
+It polls by itself, not through watchfiles, whose polling compares whole seconds and so
+misses a second save within the same second.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import threading
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -165,6 +167,30 @@ def stop(pid: int) -> int:
     return status
 
 
+def python_files(paths: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """Each Python file under `paths` (files or directories), with its modification time in
+    nanoseconds and its size."""
+    found = {}
+    for root in map(Path, paths):
+        for path in [root] if root.is_file() else root.rglob("*.py"):
+            with contextlib.suppress(OSError):  # deleted meanwhile
+                stat = path.stat()
+                found[str(path)] = (stat.st_mtime_ns, stat.st_size)
+    return found
+
+
+def poll(paths: Sequence[str], stopping: threading.Event) -> Iterator[set[tuple[Change, str]]]:
+    """Every POLL_DELAY_MS until `stopping`, the Python files changed, added or removed since
+    the last look (often none)."""
+    before = python_files(paths)
+    while not stopping.wait(POLL_DELAY_MS / 1000):
+        now = python_files(paths)
+        yield {
+            (Change.modified, p) for p in before.keys() | now.keys() if before.get(p) != now.get(p)
+        }
+        before = now
+
+
 def changed_names(changes: set[tuple[Change, str]]) -> str:
     """The changed files, relative to the working directory, for the log."""
     names = sorted({os.path.relpath(path) for _, path in changes})
@@ -184,16 +210,19 @@ def run(command: Sequence[str], *, hup: bool) -> int:
     log(f"watching {' '.join(paths)} ({how}) to reload {command[0]}")
     child: int | None = start(command, main)
     reloaded = False
-    for changes in watch(
-        *paths,
-        watch_filter=PythonFilter(),
-        force_polling=polling,
-        poll_delay_ms=POLL_DELAY_MS,
-        stop_event=stopping,
-        rust_timeout=CHECK_MS,
-        yield_on_timeout=True,
-        raise_interrupt=False,
-    ):
+    every_change = (
+        poll(paths, stopping)
+        if polling
+        else watch(
+            *paths,
+            watch_filter=PythonFilter(),
+            stop_event=stopping,
+            rust_timeout=CHECK_MS,
+            yield_on_timeout=True,
+            raise_interrupt=False,
+        )
+    )
+    for changes in every_change:
         if child is not None and (status := exit_status(child)) is not None:
             if not reloaded:
                 # Before any edit, a failure is not the developer's work in progress (a bad

@@ -14,34 +14,36 @@ from pathlib import Path
 
 import pytest
 
+from devtools import reload
 from devtools.reload import POLLING_MOUNTS, use_polling
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_SECONDS = 20
 
 
-def start_reloader(tmp_path: Path, *args: str, polling: str = "false") -> subprocess.Popen[str]:
-    """The reloader running `args` in `tmp_path`, watching it."""
+def start_reloader(tmp_path: Path, *args: str, polling: str = "false") -> subprocess.Popen[bytes]:
+    """The reloader running `args` in `tmp_path`, watching it; its log goes to reload.log."""
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "RELOAD_PATHS": str(tmp_path),
         "RELOAD_POLLING": polling,
     }
-    return subprocess.Popen(  # noqa: S603  # our own module
-        [sys.executable, "-m", "devtools.reload", *args],
-        cwd=tmp_path,
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with (tmp_path / "reload.log").open("w") as log:
+        return subprocess.Popen(  # noqa: S603  # our own module
+            [sys.executable, "-m", "devtools.reload", *args], cwd=tmp_path, env=env, stderr=log
+        )
 
 
-def stop(process: subprocess.Popen[str]) -> str:
-    """Stop the reloader as Docker does (SIGTERM); what it logged."""
+def logged(tmp_path: Path) -> str:
+    """What the reloader and its command have written to stderr so far."""
+    return (tmp_path / "reload.log").read_text()
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the reloader as Docker does (SIGTERM)."""
     process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=30)
-    return stderr
+    process.wait(timeout=30)
 
 
 def wait_for(condition, *, keep_editing: Path | None = None) -> None:
@@ -53,12 +55,14 @@ def wait_for(condition, *, keep_editing: Path | None = None) -> None:
             return
         if keep_editing is not None:
             keep_editing.write_text(keep_editing.read_text())
-        time.sleep(0.2)
+        time.sleep(0.05)
     raise AssertionError("the condition never held")
 
 
-def lines(path: Path) -> list[str]:
-    return path.read_text().splitlines() if path.exists() else []
+def runs(tmp_path: Path) -> list[str]:
+    """The versions of job.py that have run, in order."""
+    log = tmp_path / "runs.log"
+    return log.read_text().splitlines() if log.exists() else []
 
 
 def job_module(tmp_path: Path, version: str) -> Path:
@@ -73,41 +77,38 @@ def job_module(tmp_path: Path, version: str) -> Path:
 
 
 @pytest.mark.parametrize("polling", ["false", "true"])
-def test_a_change_restarts_the_command_with_the_new_code(tmp_path, polling):
+def test_an_edit_restarts_the_command_and_a_broken_one_waits_for_the_fix(tmp_path, polling):
     job = job_module(tmp_path, "old")
     process = start_reloader(tmp_path, "job", polling=polling)
     try:
-        wait_for(lambda: lines(tmp_path / "runs.log") == ["old"])
+        wait_for(lambda: runs(tmp_path) == ["old"])
         job_module(tmp_path, "new")
-        wait_for(lambda: "new" in lines(tmp_path / "runs.log"), keep_editing=job)
-    finally:
-        log = stop(process)
-    assert "job.py changed: reloading job" in log
-    assert process.returncode == 128 + signal.SIGTERM, log  # the job's own end, passed on
-
-
-def test_a_command_broken_by_an_edit_starts_again_once_fixed(tmp_path):
-    job = job_module(tmp_path, "working")
-    process = start_reloader(tmp_path, "job")
-    try:
-        wait_for(lambda: lines(tmp_path / "runs.log") == ["working"])
+        wait_for(lambda: "new" in runs(tmp_path), keep_editing=job)
+        # Saved again at the same size, half a second apart within the same second.
+        saved = job.stat().st_mtime_ns
+        second = saved - saved % 10**9
+        job_module(tmp_path, "NEW")
+        os.utime(job, ns=(saved, second + (saved - second + 10**9 // 2) % 10**9))
+        wait_for(lambda: runs(tmp_path)[-1] == "NEW")
         job.write_text("raise SystemExit(3)\n")
-        time.sleep(1)  # the broken version runs and exits; the reloader waits for a change
+        # The broken version exits at once; the reloader waits for the next change.
+        broken = "job exited with status 3; it starts again when a file changes"
+        wait_for(lambda: broken in logged(tmp_path), keep_editing=job)
         assert process.poll() is None
         job_module(tmp_path, "fixed")
-        wait_for(lambda: "fixed" in lines(tmp_path / "runs.log"), keep_editing=job)
+        wait_for(lambda: runs(tmp_path)[-1] == "fixed", keep_editing=job)
     finally:
-        log = stop(process)
-    assert "job exited with status 3; it starts again when a file changes" in log
+        stop(process)
+    assert "job.py changed: reloading job" in logged(tmp_path)
+    assert process.returncode == 128 + signal.SIGTERM, logged(tmp_path)  # the job's own end
 
 
 def test_a_command_that_fails_before_any_change_ends_the_reloader(tmp_path):
     # A bad setting, say: no edit will fix it, and the container must show the failure.
     (tmp_path / "job.py").write_text("raise SystemExit(3)\n")
     process = start_reloader(tmp_path, "job")
-    _, log = process.communicate(timeout=30)
-    assert process.returncode == 3
-    assert "job exited with status 3 before any change" in log
+    assert process.wait(timeout=30) == 3
+    assert "job exited with status 3 before any change" in logged(tmp_path)
 
 
 def free_port() -> int:
@@ -152,8 +153,8 @@ def test_hup_reloads_gunicorn_without_refusing_a_request(tmp_path):
             time.sleep(0.05)
         assert body == "new"
     finally:
-        log = stop(process)
-    assert process.returncode == 0, log
+        stop(process)
+    assert process.returncode == 0, logged(tmp_path)
 
 
 def _answers(answer) -> bool:
@@ -164,18 +165,16 @@ def _answers(answer) -> bool:
     return True
 
 
-def test_bad_polling_switch_is_refused_by_name(tmp_path):
-    process = start_reloader(tmp_path, "job", polling="sometimes")
-    _, stderr = process.communicate(timeout=30)
-    assert process.returncode == 2
-    assert "RELOAD_POLLING must be true, false or auto, got 'sometimes'" in stderr
+def test_bad_polling_switch_is_refused_by_name(monkeypatch, capsys):
+    monkeypatch.setenv("RELOAD_POLLING", "sometimes")
+    assert reload.main(["job"]) == 2
+    assert "RELOAD_POLLING must be true, false or auto, got 'sometimes'" in capsys.readouterr().err
 
 
-def test_a_command_is_required(tmp_path):
-    process = start_reloader(tmp_path)
-    _, stderr = process.communicate(timeout=30)
-    assert process.returncode == 2
-    assert "usage: python -m devtools.reload" in stderr
+@pytest.mark.parametrize("argv", [[], ["--hup"], ["--polling", "job"]])
+def test_a_command_is_required(argv, capsys):
+    assert reload.main(argv) == 2
+    assert "usage: python -m devtools.reload" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
