@@ -28,7 +28,13 @@ from app.database import STATEMENT_TIMEOUT_MS, session
 from app.mail import Mailer, build_message, send_email
 from app.newsletter import delivery, service
 from app.newsletter.models import Issue, IssueStatus
-from devtools.testdb import ADMIN, create_test_database, drop_test_database, isolated_overrides
+from devtools.testdb import (
+    ADMIN,
+    create_test_database,
+    drop_test_database,
+    isolated_overrides,
+    wait_for_services,
+)
 
 ARCHIVE_ISSUES = 50
 PAGE_REQUESTS = 100
@@ -171,6 +177,7 @@ def main() -> None:
     options = parser.parse_args()
     rounds = options.rounds
 
+    wait_for_services()
     env = isolated_overrides()
     create_test_database(env)
     try:

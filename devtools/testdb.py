@@ -1,16 +1,22 @@
 """The test databases: the app's settings pointed at a PostgreSQL database and a Redis
 database of their own, made afresh and dropped, for the tests (tests/app) and the benchmark
-(bench/services.py), in the test stack's containers; never the development data.
+(bench/services.py), in the test stack's containers (once they answer); never the
+development data.
 """
 
 from __future__ import annotations
 
 import os
+import time
+import urllib.request
+from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
+import redis
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
 from werkzeug.security import generate_password_hash
 
 # Redis keeps the development stack's data in database 0; tests use their own, counting down
@@ -18,6 +24,9 @@ from werkzeug.security import generate_password_hash
 LAST_REDIS_DB = 15
 # The owner's password in the tests, and its hash (pbkdf2 with few rounds: tests are fast).
 OWNER_PASSWORD = "test-owner-password"  # noqa: S105  # the tests' own, fake
+# Seconds the test stack's services may take to answer: scripts/test-stack starts them without
+# waiting, so that the tests' process starts meanwhile.
+SERVICES_WAIT_SECONDS = 60
 # Fixed values, fake secrets: tests must not depend on anyone's .env.
 TEST_SETTINGS = {
     "SECRET_KEY": "test-secret-key-" + "x" * 32,
@@ -33,6 +42,29 @@ ADMIN = {"Authorization": f"Bearer {TEST_SETTINGS['ADMIN_TOKEN']}"}
 def with_path(url: str, path: str) -> str:
     """`url` with its path (database name or number) replaced."""
     return urlunsplit(urlsplit(url)._replace(path="/" + path))
+
+
+def wait_for_services() -> None:
+    """Return once PostgreSQL, the cache, the broker and Mailpit answer; fail naming the first
+    that does not within SERVICES_WAIT_SECONDS."""
+    mailpit = os.environ.get("MAILPIT_API_URL", "http://mailpit:8025")
+    checks: dict[str, Callable[[], object]] = {
+        "PostgreSQL (DATABASE_URL)": lambda: as_admin("SELECT 1"),
+        "the cache (CACHE_URL)": lambda: redis.Redis.from_url(os.environ["CACHE_URL"]).ping(),
+        "the broker (BROKER_URL)": lambda: redis.Redis.from_url(os.environ["BROKER_URL"]).ping(),
+        "Mailpit (MAILPIT_API_URL)": lambda: urllib.request.urlopen(f"{mailpit}/readyz").close(),  # noqa: S310  # the stack's own
+    }
+    deadline = time.monotonic() + SERVICES_WAIT_SECONDS
+    for name, check in checks.items():
+        while True:
+            try:
+                check()
+                break
+            except (OperationalError, redis.RedisError, OSError) as exc:  # not up yet
+                if time.monotonic() > deadline:
+                    message = f"{name} did not answer within {SERVICES_WAIT_SECONDS} s: {exc}"
+                    raise RuntimeError(message) from exc
+                time.sleep(0.1)
 
 
 def isolated_overrides() -> dict[str, str]:

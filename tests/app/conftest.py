@@ -24,7 +24,12 @@ from sqlalchemy import text
 
 from app import create_app
 from app.database import Database
-from devtools.testdb import create_test_database, drop_test_database, isolated_overrides
+from devtools.testdb import (
+    create_test_database,
+    drop_test_database,
+    isolated_overrides,
+    wait_for_services,
+)
 
 # The processes make test runs share the PostgreSQL and Redis servers (not their databases).
 # Every test holds this lock shared; one marked `alone` holds it exclusively.
@@ -42,7 +47,9 @@ def servers(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def isolated() -> dict[str, str]:
-    """The settings overrides every test app and worker is built with (isolated_overrides)."""
+    """The settings overrides every test app and worker is built with (isolated_overrides),
+    once the services answer."""
+    wait_for_services()
     return isolated_overrides()
 
 
