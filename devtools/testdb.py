@@ -50,9 +50,11 @@ def wait_for_services() -> None:
     mailpit = os.environ.get("MAILPIT_API_URL", "http://mailpit:8025")
     checks: dict[str, Callable[[], object]] = {
         "PostgreSQL (DATABASE_URL)": lambda: as_admin("SELECT 1"),
-        "the cache (CACHE_URL)": lambda: redis.Redis.from_url(os.environ["CACHE_URL"]).ping(),
-        "the broker (BROKER_URL)": lambda: redis.Redis.from_url(os.environ["BROKER_URL"]).ping(),
-        "Mailpit (MAILPIT_API_URL)": lambda: urllib.request.urlopen(f"{mailpit}/readyz").close(),  # noqa: S310  # the stack's own
+        "the cache (CACHE_URL)": lambda: _ping_redis(os.environ["CACHE_URL"]),
+        "the broker (BROKER_URL)": lambda: _ping_redis(os.environ["BROKER_URL"]),
+        "Mailpit (MAILPIT_API_URL)": lambda: urllib.request.urlopen(  # noqa: S310  # the stack's
+            f"{mailpit}/readyz", timeout=2
+        ).close(),
     }
     deadline = time.monotonic() + SERVICES_WAIT_SECONDS
     for name, check in checks.items():
@@ -65,6 +67,11 @@ def wait_for_services() -> None:
                     message = f"{name} did not answer within {SERVICES_WAIT_SECONDS} s: {exc}"
                     raise RuntimeError(message) from exc
                 time.sleep(0.1)
+
+
+def _ping_redis(url: str) -> None:
+    with redis.Redis.from_url(url, socket_timeout=2) as client:
+        client.ping()
 
 
 def isolated_overrides() -> dict[str, str]:
