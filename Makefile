@@ -153,8 +153,8 @@ migration: image ## Generate a migration from the models (M="add x")
 
 .PHONY: test
 # The whole suite in one process per core, up to four (each with its own databases:
-# devtools/testdb.py), with coverage; a selection (T) in one, which starts in a second
-# rather than ten, without.
+# devtools/testdb.py), with coverage; a selection (T) in one process, which starts in a
+# second rather than ten, and without coverage.
 test: .env ## Run the tests in an isolated throw-away stack (T="tests/app/test_settings.py -k x")
 	@scripts/test-stack pytest $(or $(T),--numprocesses=auto --maxprocesses=4 --cov)
 

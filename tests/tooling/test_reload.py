@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools import reload
-from devtools.reload import POLLING_MOUNTS, use_polling
+from devtools.reload import POLLING_MOUNTS, main, use_polling
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_SECONDS = 20
@@ -85,10 +84,10 @@ def test_an_edit_restarts_the_command_and_a_broken_one_waits_for_the_fix(tmp_pat
         job_module(tmp_path, "new")
         wait_for(lambda: "new" in runs(tmp_path), keep_editing=job)
         # Saved again at the same size, half a second apart within the same second.
-        saved = job.stat().st_mtime_ns
-        second = saved - saved % 10**9
+        second, fraction = divmod(job.stat().st_mtime_ns, 10**9)
         job_module(tmp_path, "NEW")
-        os.utime(job, ns=(saved, second + (saved - second + 10**9 // 2) % 10**9))
+        moved = second * 10**9 + (fraction + 10**9 // 2) % 10**9
+        os.utime(job, ns=(moved, moved))
         wait_for(lambda: runs(tmp_path)[-1] == "NEW")
         job.write_text("raise SystemExit(3)\n")
         # The broken version exits at once; the reloader waits for the next change.
@@ -167,13 +166,13 @@ def _answers(answer) -> bool:
 
 def test_bad_polling_switch_is_refused_by_name(monkeypatch, capsys):
     monkeypatch.setenv("RELOAD_POLLING", "sometimes")
-    assert reload.main(["job"]) == 2
+    assert main(["job"]) == 2
     assert "RELOAD_POLLING must be true, false or auto, got 'sometimes'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv", [[], ["--hup"], ["--polling", "job"]])
 def test_a_command_is_required(argv, capsys):
-    assert reload.main(argv) == 2
+    assert main(argv) == 2
     assert "usage: python -m devtools.reload" in capsys.readouterr().err
 
 
